@@ -1,0 +1,147 @@
+// The resolved configuration: plain structs, filled by the loader, shared as shared_ptr<const Config>.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tollgate::config {
+
+using std::chrono::milliseconds;
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  unsigned threads = 0;                          // 0: one per core
+  std::uint64_t max_body_bytes = 8ull << 20;     // larger bodies get 413
+  std::uint64_t max_header_bytes = 16ull << 10;  // larger request heads get 431
+  milliseconds request_timeout{600'000};         // whole request, upstream included
+  milliseconds read_timeout{30'000};             // to receive one request head and body
+  milliseconds idle_timeout{60'000};             // keep-alive connection with no request
+  std::uint32_t max_connections = 10'000;        // beyond it new connections are refused
+  milliseconds shutdown_grace{30'000};           // in-flight drain bound on SIGTERM
+};
+
+struct LoggingConfig {
+  std::string level = "info";   // trace|debug|info|warn|error|off
+  std::string format = "text";  // text|json
+  bool log_bodies = false;      // prompts reach logs only when true
+};
+
+struct AuthConfig {
+  std::string mode = "auto";  // auto|virtual-keys|open
+};
+
+struct StorageConfig {
+  std::string data_dir = "./data";
+  std::string redis;  // empty: in-process shared counters
+};
+
+/// Prices in USD per 1M tokens; absent fields fall back to prices.json.
+struct PriceOverride {
+  std::optional<double> input;
+  std::optional<double> output;
+  std::optional<double> cached_input;
+};
+
+struct ProviderConfig {
+  std::string id;
+  std::string type;      // openai|anthropic|gemini|mock
+  std::string base_url;  // defaulted per type when absent
+  std::vector<std::string> keys;  // secrets: never logged, never returned
+};
+
+struct DeploymentConfig {
+  std::string provider;  // ProviderConfig::id
+  std::string model;     // the upstream model name
+  double weight = 1.0;
+  std::string tier;
+  std::optional<PriceOverride> price;
+};
+
+struct ModelConfig {
+  std::string name;  // what clients ask for
+  std::vector<DeploymentConfig> deployments;
+  std::vector<std::string> fallbacks;  // other model names, tried in order
+  std::string strategy;                // empty: routing.strategy
+};
+
+struct BackoffConfig {
+  milliseconds base{200};
+  milliseconds max{10'000};
+};
+
+struct RoutingConfig {
+  std::string strategy = "cost-optimized";
+  int max_attempts = 4;
+  BackoffConfig backoff;
+  milliseconds connect_timeout{10'000};
+  milliseconds attempt_timeout{120'000};     // a unary attempt, start to last byte
+  milliseconds first_byte_timeout{60'000};   // until the response head / first chunk
+  milliseconds stream_idle_timeout{60'000};  // between two chunks of a stream
+};
+
+struct CacheConfig {
+  std::string mode = "exact";  // exact|semantic|off
+  milliseconds ttl{3'600'000};
+  std::uint64_t max_bytes = 256ull << 20;
+  std::string scope = "key";  // key|team|global
+};
+
+struct SemanticDedupConfig {
+  bool enabled = false;
+  double threshold = 0.95;
+};
+
+struct DedupConfig {
+  bool enabled = true;
+  milliseconds recent_window{0};
+  SemanticDedupConfig semantic;
+};
+
+struct BudgetConfig {
+  std::string scope = "global";  // global|provider|model|virtual_key|team|project|customer|feature
+  std::string scope_id;
+  std::string period = "monthly";  // daily|weekly|monthly|total
+  double limit_usd = 0;
+  std::string enforcement = "hard";  // hard|soft|alert
+  std::vector<double> alerts;
+  std::string downgrade_to;
+};
+
+struct PricingConfig {
+  std::string file = "config/prices.json";
+};
+
+struct AlertsConfig {
+  std::string webhook;
+};
+
+struct MetricsConfig {
+  std::string bearer_token;  // empty: /metrics needs no credential
+};
+
+struct Config {
+  std::string source;  // file it came from, or "<embedded defaults>"
+  ServerConfig server;
+  LoggingConfig logging;
+  AuthConfig auth;
+  StorageConfig storage;
+  std::vector<ProviderConfig> providers;
+  std::vector<ModelConfig> models;
+  RoutingConfig routing;
+  CacheConfig cache;
+  DedupConfig dedup;
+  std::vector<BudgetConfig> budgets;
+  PricingConfig pricing;
+  AlertsConfig alerts;
+  MetricsConfig metrics;
+
+  const ModelConfig* find_model(std::string_view name) const noexcept;
+  const ProviderConfig* find_provider(std::string_view id) const noexcept;
+};
+
+}  // namespace tollgate::config

@@ -1,0 +1,57 @@
+// RequestContext: the per-request state every pipeline stage reads and fills.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "core/pipeline/reply.hpp"
+#include "core/provider.hpp"
+
+namespace tollgate::core {
+
+/// A deployment the executor may try, in the order the router chose.
+struct Candidate {
+  Provider* provider = nullptr;
+  const config::DeploymentConfig* deployment = nullptr;
+  const config::ModelConfig* model = nullptr;  // the model entry it came from (may be a fallback)
+};
+
+/// One attempt as the executor saw it, for headers, logs and the 502 message.
+struct AttemptRecord {
+  std::string provider;
+  std::string upstream_model;
+  std::optional<AttemptError> error;  // empty: this attempt answered
+  std::chrono::nanoseconds duration{0};
+};
+
+/// Per-request state. Owned by the handler (shared with the reply stream, so it outlives the
+/// pipeline call for streams); touched only on the connection's strand. No stream-sized data.
+struct RequestContext {
+  // Set by the handler before the pipeline runs.
+  std::string request_id;
+  std::shared_ptr<const config::Config> config;
+  nlohmann::json body;          // the client's JSON body, validated as an object
+  std::string model_name;       // body.model
+  bool stream = false;          // body.stream
+  bool client_wants_usage = false;  // body.stream_options.include_usage
+  Clock::Steady::time_point received_at{};
+
+  // Set by the router.
+  std::vector<Candidate> plan;
+
+  // Set by the executor.
+  std::vector<AttemptRecord> attempts;
+  std::string provider_id;     // the provider that answered
+  std::string upstream_model;  // the upstream model that answered
+  std::chrono::nanoseconds upstream_time{0};  // time spent waiting on upstreams (all attempts)
+  std::optional<Clock::Steady::time_point> first_token_at;
+  std::optional<Usage> usage;  // the answering upstream's usage, once known
+};
+
+}  // namespace tollgate::core

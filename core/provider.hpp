@@ -1,0 +1,72 @@
+// Provider: how the failover executor reaches one configured upstream provider.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/result.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/pipeline/reply.hpp"
+
+namespace tollgate::core {
+
+/// How an attempt failed, for retry decisions and the attempt list in a 502.
+enum class FailureKind {
+  kConnect,   // DNS, TCP, TLS handshake or certificate failure; reset before a response
+  kTimeout,   // connect, first byte, idle or total deadline passed
+  kStatus,    // the upstream answered a non-2xx status
+  kProtocol,  // the upstream answered something that is not its wire format
+};
+
+/// One failed attempt. `message` is safe to show the client and to log: no keys, no prompts.
+struct AttemptError {
+  FailureKind kind = FailureKind::kConnect;
+  int status = 0;          // upstream HTTP status for kStatus
+  bool retryable = true;   // may another deployment (or key) be tried
+  std::string message;
+  std::string body;        // for a non-retryable kStatus: the error body to return, in OpenAI's shape
+  std::optional<std::chrono::seconds> retry_after;  // the upstream's Retry-After
+};
+
+/// True for the statuses worth trying elsewhere: 408, 409, 429 and 5xx. Other 4xx are the
+/// request's own fault and are returned as they are.
+bool is_retryable_status(int status) noexcept;
+
+/// Deadlines of one attempt.
+struct AttemptTimeouts {
+  std::chrono::milliseconds connect{10'000};
+  std::chrono::milliseconds first_byte{60'000};   // response head (and first chunk of a stream)
+  std::chrono::milliseconds total{120'000};       // unary: start to last byte
+  std::chrono::milliseconds stream_idle{60'000};  // stream: between two chunks
+};
+
+/// What the executor asks one deployment to do. References stay valid for the whole call and,
+/// for a stream, for the stream's life (the RequestContext owns them).
+struct UpstreamCall {
+  const nlohmann::json& body;      // the client's request, as parsed
+  std::string_view upstream_model; // the deployment's model
+  bool stream = false;
+  std::string_view request_id;
+  AttemptTimeouts timeouts;
+};
+
+using AttemptResult = boost::system::result<Reply, AttemptError>;
+
+/// One configured provider (an adapter bound to its base URL, keys and the HTTP client).
+/// Called from any connection strand, concurrently; implementations are thread-safe.
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  virtual std::string_view id() const noexcept = 0;    // config id, e.g. "openai"
+  virtual std::string_view type() const noexcept = 0;  // openai|anthropic|gemini|mock
+  /// Sends one attempt. Success is a buffered 2xx reply in OpenAI's chat.completion shape (with
+  /// `usage` filled when known), or, for `stream`, a reply whose ChunkStream has not been pulled
+  /// yet (the response head was 2xx). Every failure is an AttemptError; never throws for I/O.
+  virtual boost::asio::awaitable<AttemptResult> call(UpstreamCall call) = 0;
+};
+
+}  // namespace tollgate::core
