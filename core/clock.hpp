@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 
 namespace tollgate::core {
 
@@ -30,15 +31,15 @@ class ManualClock final : public Clock {
  public:
   explicit ManualClock(Wall::time_point wall_start = Wall::time_point{std::chrono::seconds{1'700'000'000}})
       : wall_start_(wall_start) {}
-  Steady::time_point now() const noexcept override { return Steady::time_point{elapsed_.load()}; }
+  Steady::time_point now() const noexcept override { return Steady::time_point{std::chrono::nanoseconds{elapsed_.load()}}; }
   Wall::time_point wall_now() const noexcept override {
-    return wall_start_ + std::chrono::duration_cast<Wall::duration>(elapsed_.load());
+    return wall_start_ + std::chrono::duration_cast<Wall::duration>(std::chrono::nanoseconds{elapsed_.load()});
   }
-  void advance(std::chrono::nanoseconds by) noexcept { elapsed_ += by; }
+  void advance(std::chrono::nanoseconds by) noexcept { elapsed_ += by.count(); }
 
  private:
   Wall::time_point wall_start_;
-  std::atomic<std::chrono::nanoseconds> elapsed_{std::chrono::nanoseconds{0}};
+  std::atomic<std::int64_t> elapsed_{0};  // nanoseconds since the start
 };
 
 }  // namespace tollgate::core

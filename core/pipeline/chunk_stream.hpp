@@ -27,6 +27,9 @@ class ChunkStream {
   /// again); an error when the stream broke (upstream reset, idle timeout, malformed event).
   /// `[DONE]` is the end, never a chunk. Destroying the stream mid-way cancels the upstream.
   virtual boost::asio::awaitable<Result<std::optional<Chunk>>> next() = 0;
+  /// True when next() will complete without waiting on I/O (a chunk is already buffered). The
+  /// writer uses it to batch several chunks into one socket write. Decorators forward it.
+  virtual bool ready() const noexcept { return false; }
 };
 
 }  // namespace tollgate::core

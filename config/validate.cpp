@@ -1,0 +1,288 @@
+// Value rules of a parsed configuration: enums, ranges, unique names, cross-references, defaults.
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "config/config_error.hpp"
+#include "config/internal.hpp"
+
+namespace tollgate::config::detail {
+namespace {
+
+std::string format_number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+std::string default_base_url(std::string_view type) {
+  if (type == "openai") return "https://api.openai.com/v1";
+  if (type == "anthropic") return "https://api.anthropic.com";
+  if (type == "gemini") return "https://generativelanguage.googleapis.com";
+  return "";
+}
+
+bool is_http_url(std::string_view url) {
+  const std::size_t scheme = url.starts_with("https://") ? 8 : url.starts_with("http://") ? 7 : 0;
+  return scheme != 0 && url.size() > scheme;
+}
+
+class Validator {
+ public:
+  Validator(Config& config, const std::string& file) : config_(config), file_(file) {}
+
+  void run() {
+    check_enum("logging.level", config_.logging.level, kLogLevels);
+    check_enum("logging.format", config_.logging.format, kLogFormats);
+    check_enum("auth.mode", config_.auth.mode, kAuthModes);
+    check_server();
+    check_storage();
+    check_providers();
+    check_models();
+    check_routing();
+    check_cache();
+    check_dedup();
+    check_budgets();
+    if (config_.pricing.file.empty()) fail("pricing.file", "must not be empty");
+    // The webhook URL is not echoed: chat webhooks carry their token in the path.
+    if (!config_.alerts.webhook.empty() && !is_http_url(config_.alerts.webhook)) {
+      fail("alerts.webhook", "expected an http:// or https:// URL (or empty for no webhook)");
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& path, std::string what) const {
+    throw ConfigError(file_, path, std::move(what));
+  }
+
+  void check_enum(const std::string& path, const std::string& value, const std::vector<std::string>& allowed) const {
+    if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+    std::string what = "expected one of " + join(allowed, "|") + ", got " + quote(value);
+    const std::string suggestion = closest_match(value, allowed);
+    if (!suggestion.empty()) what += "; did you mean \"" + suggestion + "\"?";
+    fail(path, std::move(what));
+  }
+
+  void check_positive(const std::string& path, std::chrono::milliseconds value) const {
+    if (value.count() <= 0) fail(path, "must be longer than 0");
+  }
+
+  void check_server() const {
+    const ServerConfig& server = config_.server;
+    if (server.host.empty()) fail("server.host", "must not be empty");
+    if (server.max_body_bytes == 0) fail("server.max_body_bytes", "must be greater than 0");
+    if (server.max_header_bytes == 0) fail("server.max_header_bytes", "must be greater than 0");
+    check_positive("server.request_timeout", server.request_timeout);
+    check_positive("server.read_timeout", server.read_timeout);
+    check_positive("server.idle_timeout", server.idle_timeout);
+  }
+
+  void check_storage() const {
+    if (config_.storage.data_dir.empty()) fail("storage.data_dir", "must not be empty");
+    const std::string& redis = config_.storage.redis;
+    // Not echoed: a Redis URL may carry a password.
+    if (!redis.empty() && !redis.starts_with("redis://") && !redis.starts_with("rediss://")) {
+      fail("storage.redis", "expected a redis:// or rediss:// URL (or empty for in-process counters)");
+    }
+  }
+
+  void check_providers() {
+    std::map<std::string, std::size_t> first_index;
+    for (std::size_t i = 0; i < config_.providers.size(); ++i) {
+      ProviderConfig& provider = config_.providers[i];
+      const std::string path = "providers[" + std::to_string(i) + "]";
+      if (provider.id.empty()) fail(path + ".id", "is required and must not be empty");
+      auto [it, inserted] = first_index.emplace(provider.id, i);
+      if (!inserted) {
+        fail(path + ".id", "duplicate provider id " + quote(provider.id) + " (first at providers[" +
+                               std::to_string(it->second) + "])");
+      }
+      if (provider.type.empty()) fail(path + ".type", "is required: one of " + join(kProviderTypes, "|"));
+      check_enum(path + ".type", provider.type, kProviderTypes);
+
+      if (provider.base_url.empty()) {
+        provider.base_url = default_base_url(provider.type);
+      } else {
+        if (!is_http_url(provider.base_url)) {
+          fail(path + ".base_url", "expected a URL starting with http:// or https://, got " + quote(provider.base_url));
+        }
+        while (provider.base_url.ends_with('/')) provider.base_url.pop_back();
+      }
+
+      std::vector<std::string> keys;
+      for (const std::string& key : provider.keys) {
+        const std::string_view trimmed = trim(key);
+        if (!trimmed.empty()) keys.emplace_back(trimmed);
+      }
+      provider.keys = std::move(keys);
+    }
+  }
+
+  void check_models() {
+    if (config_.models.empty()) fail("models", "at least one model is required");
+    std::vector<std::string> provider_ids;
+    for (const ProviderConfig& provider : config_.providers) provider_ids.push_back(provider.id);
+
+    std::map<std::string, std::size_t> first_index;
+    for (std::size_t i = 0; i < config_.models.size(); ++i) {
+      ModelConfig& model = config_.models[i];
+      const std::string path = "models[" + std::to_string(i) + "]";
+      if (model.name.empty()) fail(path + ".name", "is required and must not be empty");
+      auto [it, inserted] = first_index.emplace(model.name, i);
+      if (!inserted) {
+        fail(path + ".name", "duplicate model name " + quote(model.name) + " (first at models[" +
+                                 std::to_string(it->second) + "])");
+      }
+      if (!model.strategy.empty()) check_enum(path + ".strategy", model.strategy, kStrategies);
+      if (model.deployments.empty() && model.fallbacks.empty()) {
+        fail(path + ".deployments", "model " + quote(model.name) + " needs at least one deployment or fallback");
+      }
+      for (std::size_t j = 0; j < model.deployments.size(); ++j) {
+        check_deployment(path + ".deployments[" + std::to_string(j) + "]", model, model.deployments[j],
+                         provider_ids);
+      }
+    }
+    check_fallbacks(first_index);
+  }
+
+  void check_deployment(const std::string& path, const ModelConfig& model, DeploymentConfig& deployment,
+                        const std::vector<std::string>& provider_ids) const {
+    if (deployment.provider.empty()) fail(path + ".provider", "is required");
+    if (std::find(provider_ids.begin(), provider_ids.end(), deployment.provider) == provider_ids.end()) {
+      std::string what = "unknown provider " + quote(deployment.provider) + " (known: " +
+                         (provider_ids.empty() ? std::string("none, add a providers: section") : join(provider_ids, ", ")) +
+                         ")";
+      const std::string suggestion = closest_match(deployment.provider, provider_ids);
+      if (!suggestion.empty()) what += "; did you mean \"" + suggestion + "\"?";
+      fail(path + ".provider", std::move(what));
+    }
+    // Without `model`, the deployment asks the upstream for the client-facing name.
+    if (deployment.model.empty()) deployment.model = model.name;
+    if (!(deployment.weight >= 0) || !std::isfinite(deployment.weight)) {
+      fail(path + ".weight", "must be a number >= 0, got " + format_number(deployment.weight));
+    }
+    if (deployment.price) {
+      const auto check_price = [&](const char* key, const std::optional<double>& price) {
+        if (price && !(*price >= 0)) fail(path + ".price." + key, "must be >= 0, got " + format_number(*price));
+      };
+      check_price("input", deployment.price->input);
+      check_price("output", deployment.price->output);
+      check_price("cached_input", deployment.price->cached_input);
+    }
+  }
+
+  void check_fallbacks(const std::map<std::string, std::size_t>& index) const {
+    const auto& models = config_.models;
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      const std::vector<std::string>& fallbacks = models[i].fallbacks;
+      for (std::size_t j = 0; j < fallbacks.size(); ++j) {
+        const std::string path = "models[" + std::to_string(i) + "].fallbacks[" + std::to_string(j) + "]";
+        if (fallbacks[j] == models[i].name) fail(path, "a model cannot fall back to itself");
+        if (!index.contains(fallbacks[j])) {
+          std::vector<std::string> names;
+          for (const ModelConfig& model : models) names.push_back(model.name);
+          std::string what = "unknown model " + quote(fallbacks[j]);
+          const std::string suggestion = closest_match(fallbacks[j], names);
+          if (!suggestion.empty()) what += "; did you mean \"" + suggestion + "\"?";
+          fail(path, std::move(what));
+        }
+        if (std::find(fallbacks.begin(), fallbacks.begin() + j, fallbacks[j]) != fallbacks.begin() + j) {
+          fail(path, "model " + quote(fallbacks[j]) + " is listed twice");
+        }
+      }
+    }
+
+    // Depth-first search over "falls back to" edges; a grey node met again closes a cycle.
+    enum class Mark { kWhite, kGrey, kBlack };
+    std::vector<Mark> marks(models.size(), Mark::kWhite);
+    std::vector<std::size_t> stack;
+    std::function<void(std::size_t)> visit = [&](std::size_t i) {
+      marks[i] = Mark::kGrey;
+      stack.push_back(i);
+      for (std::size_t j = 0; j < models[i].fallbacks.size(); ++j) {
+        const std::size_t next = index.at(models[i].fallbacks[j]);
+        if (marks[next] == Mark::kGrey) {
+          std::string chain;
+          const auto start = std::find(stack.begin(), stack.end(), next);
+          for (auto it = start; it != stack.end(); ++it) chain += models[*it].name + " -> ";
+          chain += models[next].name;
+          fail("models[" + std::to_string(i) + "].fallbacks[" + std::to_string(j) + "]",
+               "fallback cycle: " + chain);
+        }
+        if (marks[next] == Mark::kWhite) visit(next);
+      }
+      stack.pop_back();
+      marks[i] = Mark::kBlack;
+    };
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      if (marks[i] == Mark::kWhite) visit(i);
+    }
+  }
+
+  void check_routing() const {
+    const RoutingConfig& routing = config_.routing;
+    check_enum("routing.strategy", routing.strategy, kStrategies);
+    if (routing.max_attempts < 1) fail("routing.max_attempts", "must be at least 1");
+    if (routing.backoff.max < routing.backoff.base) {
+      fail("routing.backoff.max", "must not be shorter than routing.backoff.base");
+    }
+    check_positive("routing.connect_timeout", routing.connect_timeout);
+    check_positive("routing.attempt_timeout", routing.attempt_timeout);
+    check_positive("routing.first_byte_timeout", routing.first_byte_timeout);
+    check_positive("routing.stream_idle_timeout", routing.stream_idle_timeout);
+  }
+
+  void check_cache() const {
+    check_enum("cache.mode", config_.cache.mode, kCacheModes);
+    check_enum("cache.scope", config_.cache.scope, kCacheScopes);
+    check_positive("cache.ttl", config_.cache.ttl);
+    if (config_.cache.max_bytes == 0) fail("cache.max_bytes", "must be greater than 0");
+  }
+
+  void check_dedup() const {
+    const double threshold = config_.dedup.semantic.threshold;
+    if (!(threshold > 0 && threshold <= 1)) {
+      fail("dedup.semantic.threshold", "must be in (0, 1], got " + format_number(threshold));
+    }
+  }
+
+  void check_budgets() const {
+    for (std::size_t i = 0; i < config_.budgets.size(); ++i) {
+      const BudgetConfig& budget = config_.budgets[i];
+      const std::string path = "budgets[" + std::to_string(i) + "]";
+      check_enum(path + ".scope", budget.scope, kBudgetScopes);
+      check_enum(path + ".period", budget.period, kBudgetPeriods);
+      check_enum(path + ".enforcement", budget.enforcement, kEnforcements);
+      if (!(budget.limit_usd > 0) || !std::isfinite(budget.limit_usd)) {
+        fail(path + ".limit_usd", "must be a number > 0, got " + format_number(budget.limit_usd));
+      }
+      for (std::size_t j = 0; j < budget.alerts.size(); ++j) {
+        if (!(budget.alerts[j] > 0 && budget.alerts[j] <= 1)) {
+          fail(path + ".alerts[" + std::to_string(j) + "]",
+               "must be a fraction of the limit in (0, 1], got " + format_number(budget.alerts[j]));
+        }
+      }
+      if (budget.scope == "model" && !budget.scope_id.empty() && config_.find_model(budget.scope_id) == nullptr) {
+        fail(path + ".scope_id", "unknown model " + quote(budget.scope_id));
+      }
+      if (budget.scope == "provider" && !budget.scope_id.empty() &&
+          config_.find_provider(budget.scope_id) == nullptr) {
+        fail(path + ".scope_id", "unknown provider " + quote(budget.scope_id));
+      }
+      if (!budget.downgrade_to.empty() && config_.find_model(budget.downgrade_to) == nullptr) {
+        fail(path + ".downgrade_to", "unknown model " + quote(budget.downgrade_to));
+      }
+    }
+  }
+
+  Config& config_;
+  const std::string& file_;
+};
+
+}  // namespace
+
+void validate(Config& config, const std::string& file) { Validator(config, file).run(); }
+
+}  // namespace tollgate::config::detail

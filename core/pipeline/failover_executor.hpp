@@ -1,0 +1,38 @@
+// Failover executor: the terminal stage that calls upstream deployments until one answers.
+#pragma once
+
+#include <chrono>
+
+#include "core/clock.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/pipeline/middleware.hpp"
+
+namespace tollgate::core {
+
+/// Tries ctx.plan in order, at most routing.max_attempts attempts and no new attempt once the
+/// request's deadline (server.request_timeout) has passed. An attempt failing with a retryable
+/// error (408/409/429/5xx, timeout, connection or protocol error) moves on to the next candidate;
+/// a non-retryable upstream error (other 4xx) is returned as is. A stream is committed only once
+/// its first chunk has arrived: a stream failing before that is one more failed attempt, invisible
+/// to the client. When every attempt failed: 504 if the last one timed out, else 502 listing every
+/// attempt. Fills ctx.attempts, provider_id, upstream_model, upstream_time, first_token_at, usage,
+/// and sets x-tollgate-provider / x-tollgate-model / x-tollgate-attempts. Never calls `next`.
+class FailoverExecutor final : public Middleware {
+ public:
+  FailoverExecutor(config::RoutingConfig routing, std::chrono::milliseconds request_timeout, const Clock& clock,
+                   Metrics& metrics);
+  std::string_view name() const noexcept override { return "executor"; }
+  boost::asio::awaitable<Reply> handle(RequestContext& ctx, Next next) const override;
+
+ private:
+  config::RoutingConfig routing_;
+  std::chrono::milliseconds request_timeout_;
+  const Clock& clock_;
+  Metrics& metrics_;
+};
+
+/// The upstream-status label of an attempt error: the HTTP status, or timeout / connect_error /
+/// protocol_error.
+std::string attempt_status_label(const AttemptError& error);
+
+}  // namespace tollgate::core

@@ -1,0 +1,37 @@
+// Router stage: resolves the requested model name to the ordered deployments the executor may try.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/pipeline/middleware.hpp"
+
+namespace tollgate::core {
+
+/// Finds the Provider serving a configured provider id (nullptr when none).
+using ProviderLookup = std::function<Provider*(std::string_view provider_id)>;
+
+/// Fills ctx.plan: the model's deployments in priority (config) order, then each fallback model's
+/// deployments in turn, each (provider, upstream model) once. An unknown model name answers 404
+/// model_not_found without calling next. Plans are computed once at construction; per request the
+/// stage is one hash lookup and a copy of a short vector.
+/// Routing strategies other than `priority` (issue: routing) will reorder the plan here.
+class Router final : public Middleware {
+ public:
+  Router(std::shared_ptr<const config::Config> config, const ProviderLookup& lookup);
+  std::string_view name() const noexcept override { return "router"; }
+  boost::asio::awaitable<Reply> handle(RequestContext& ctx, Next next) const override;
+
+  /// The plan for a model name, or nullptr when the name is not configured.
+  const std::vector<Candidate>* plan_for(std::string_view model) const;
+
+ private:
+  std::shared_ptr<const config::Config> config_;
+  std::unordered_map<std::string, std::vector<Candidate>> plans_;
+};
+
+}  // namespace tollgate::core

@@ -1,0 +1,16 @@
+// The chat pipeline's stage order.
+#include "core/pipeline/stages.hpp"
+
+#include "core/pipeline/failover_executor.hpp"
+
+namespace tollgate::core {
+
+Pipeline build_chat_pipeline(const StageDeps& deps) {
+  std::vector<std::unique_ptr<Middleware>> stages;
+  stages.push_back(std::make_unique<Router>(deps.config, deps.providers));
+  stages.push_back(std::make_unique<FailoverExecutor>(deps.config->routing, deps.config->server.request_timeout,
+                                                      deps.clock, deps.metrics));
+  return Pipeline(std::move(stages));
+}
+
+}  // namespace tollgate::core

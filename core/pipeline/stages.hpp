@@ -1,0 +1,25 @@
+// Building the request pipeline from config: the one place that decides the stage order.
+#pragma once
+
+#include <memory>
+
+#include "core/clock.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/pipeline/middleware.hpp"
+#include "core/pipeline/router.hpp"
+
+namespace tollgate::core {
+
+/// Everything the stages are built from; references outlive the pipeline (the app owns them).
+struct StageDeps {
+  std::shared_ptr<const config::Config> config;
+  ProviderLookup providers;
+  const Clock& clock;
+  Metrics& metrics;
+};
+
+/// The chat pipeline in DESIGN.md order: auth ▶ rate limit ▶ budget ▶ cache ▶ dedup ▶ router ▶
+/// failover executor. Stages not built yet are absent; the router and the executor are always on.
+Pipeline build_chat_pipeline(const StageDeps& deps);
+
+}  // namespace tollgate::core

@@ -1,0 +1,124 @@
+// The composition root: services, endpoints, threads, signals, graceful shutdown.
+#include "server/app.hpp"
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "adapters/http/upstream_client.hpp"
+#include "adapters/registry.hpp"
+#include "core/pipeline/stages.hpp"
+#include "server/handlers/chat_handler.hpp"
+#include "server/handlers/health_handler.hpp"
+#include "server/handlers/metrics_handler.hpp"
+#include "server/handlers/models_handler.hpp"
+#include "server/listener.hpp"
+
+namespace tollgate::server {
+namespace {
+
+namespace asio = boost::asio;
+
+/// Deployments whose provider type this build can call (anthropic and gemini come later).
+std::size_t usable_deployments(const config::Config& config) {
+  std::size_t usable = 0;
+  for (const auto& model : config.models)
+    for (const auto& deployment : model.deployments)
+      if (const auto* provider = config.find_provider(deployment.provider))
+        usable += provider->type == "openai" || provider->type == "mock";
+  return usable;
+}
+
+std::string display_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+}  // namespace
+
+App::App(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {}
+App::~App() = default;
+
+int App::run() {
+  const auto& cfg = *config_;
+  const unsigned threads = cfg.server.threads != 0 ? cfg.server.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::filesystem::create_directories(cfg.storage.data_dir);
+
+  // Declared first, destroyed last: every socket and timer below belongs to it.
+  asio::io_context io(static_cast<int>(threads));
+
+  core::SystemClock clock;
+  core::Metrics metrics;
+  adapters::http::UpstreamClient client(io.get_executor(), adapters::http::UpstreamClient::Options{});
+  adapters::ProviderRegistry providers(cfg, client);
+  const core::Pipeline chat_pipeline = core::build_chat_pipeline(core::StageDeps{
+      config_, [&providers](std::string_view id) { return providers.find(id); }, clock, metrics});
+
+  std::atomic<bool> draining{false};
+  const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
+  ChatHandler chat(config_, chat_pipeline, clock);
+  ModelsHandler models(config_, now_unix);
+  HealthHandler health(config_, clock, usable_deployments(cfg), draining);
+  MetricsHandler metrics_handler(metrics, cfg.metrics.bearer_token);
+
+  EndpointTable endpoints;
+  endpoints.add(http::verb::post, "/v1/chat/completions", Access::kCaller, chat);
+  endpoints.add(http::verb::get, "/v1/models", Access::kCaller, models);
+  endpoints.add(http::verb::get, "/v1/models/", Access::kCaller, models);
+  endpoints.add(http::verb::get, "/health", Access::kPublic, health);
+  endpoints.add(http::verb::get, "/health/ready", Access::kPublic, health);
+  endpoints.add(http::verb::get, "/metrics", Access::kPublic, metrics_handler);
+
+  Connections connections;
+  RequestIds request_ids(std::random_device{}() ^ static_cast<std::uint64_t>(now_unix) << 20);
+  ServerContext server{cfg.server, endpoints, metrics, clock, connections, request_ids, draining,
+                       cfg.logging.format == "json"};
+
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(cfg.server.host), cfg.server.port);
+  Listener listener(io, server, endpoint);
+  listener.start();
+  const auto bound = listener.local_endpoint();
+  spdlog::info("tollgate {} listening on http://{}:{} ({} threads, {} models, pipeline: {})", TOLLGATE_VERSION,
+               display_host(bound.address().to_string()), bound.port(), threads, cfg.models.size(),
+               fmt::join(chat_pipeline.names(), " > "));
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer grace(io);
+  bool forced = false;
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("received signal {}: draining {} connection(s), at most {} ms", signal, connections.size(),
+                 cfg.server.shutdown_grace.count());
+    draining = true;
+    listener.stop();
+    grace.expires_after(cfg.server.shutdown_grace);
+    grace.async_wait([&](const boost::system::error_code& timer_ec) {
+      if (timer_ec) return;
+      spdlog::warn("shutdown grace of {} ms passed; closing {} connection(s)", cfg.server.shutdown_grace.count(),
+                   connections.size());
+      forced = true;
+      connections.close_all();
+      io.stop();
+    });
+    connections.drain([&] { asio::post(io, [&] { io.stop(); }); });
+  });
+
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& thread : pool) thread.join();
+  spdlog::info("tollgate stopped{}", forced ? " (grace period expired)" : "");
+  if (forced) {
+    // Sessions still suspended hold references to the services above; skip their unwinding.
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
+  return 0;
+}
+
+}  // namespace tollgate::server

@@ -1,0 +1,88 @@
+// Chat completions: request validation, the pipeline, and the client-facing stream (usage chunk policy).
+#include "server/handlers/chat_handler.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "core/openai/chat_request.hpp"
+
+namespace tollgate::server {
+namespace {
+
+/// The stream as the client sees it: the usage chunk tollgate asked for is dropped when the client
+/// did not ask for usage, and when it did, that chunk carries a `tollgate` object. Owns the
+/// request context, so everything the inner streams reference lives as long as they do.
+class ClientStream final : public core::ChunkStream {
+ public:
+  ClientStream(std::shared_ptr<core::RequestContext> ctx, std::unique_ptr<core::ChunkStream> inner)
+      : ctx_(std::move(ctx)), inner_(std::move(inner)) {}
+
+  boost::asio::awaitable<core::Result<std::optional<core::Chunk>>> next() override {
+    for (;;) {
+      auto result = co_await inner_->next();
+      if (!result || !result->has_value()) co_return result;
+      core::Chunk& chunk = **result;
+      if (!chunk.usage) co_return result;
+      if (!ctx_->client_wants_usage) {
+        if (chunk.usage_only) continue;
+        co_return result;
+      }
+      annotate(chunk);
+      co_return result;
+    }
+  }
+
+  bool ready() const noexcept override { return inner_->ready(); }
+
+ private:
+  void annotate(core::Chunk& chunk) const {
+    auto json = nlohmann::json::parse(chunk.data, nullptr, false);
+    if (!json.is_object()) return;
+    json["tollgate"] = {{"request_id", ctx_->request_id},
+                        {"provider", ctx_->provider_id},
+                        {"model", ctx_->upstream_model},
+                        {"attempts", ctx_->attempts.size()}};
+    chunk.data = json.dump();
+  }
+
+  // Declared first so it is destroyed last: the inner streams reference the context.
+  std::shared_ptr<core::RequestContext> ctx_;
+  std::unique_ptr<core::ChunkStream> inner_;
+};
+
+}  // namespace
+
+ChatHandler::ChatHandler(std::shared_ptr<const config::Config> config, const core::Pipeline& pipeline,
+                         const core::Clock& clock)
+    : config_(std::move(config)), pipeline_(pipeline), clock_(clock) {}
+
+boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Exchange& exchange) {
+  auto parsed = core::parse_chat_request(request.body());
+  if (!parsed) co_return HttpReply::error(parsed.error());
+
+  auto ctx = std::make_shared<core::RequestContext>();
+  ctx->request_id = exchange.request_id;
+  ctx->config = config_;
+  ctx->model_name = std::move(parsed->model);
+  ctx->stream = parsed->stream;
+  ctx->client_wants_usage = parsed->include_usage;
+  ctx->body = std::move(parsed->body);
+  ctx->received_at = exchange.received_at;
+  if (config_->find_model(ctx->model_name) != nullptr) exchange.model = ctx->model_name;
+  exchange.request = ctx;
+
+  core::Reply reply = co_await pipeline_.run(*ctx);
+
+  HttpReply out;
+  if (reply.is_error()) {
+    out = HttpReply::error(*reply.failure);
+  } else if (reply.is_stream()) {
+    out.content_type = "text/event-stream";
+    out.stream = std::make_unique<ClientStream>(ctx, std::move(reply.stream));
+  } else {
+    out = HttpReply::json(static_cast<unsigned>(reply.status), std::move(reply.body));
+  }
+  for (auto& header : reply.headers) out.headers.push_back(std::move(header));
+  co_return out;
+}
+
+}  // namespace tollgate::server

@@ -1,0 +1,12 @@
+// HttpReply helpers.
+#include "server/http.hpp"
+
+namespace tollgate::server {
+
+HttpReply HttpReply::error(const core::GatewayError& error) {
+  HttpReply r = json(static_cast<unsigned>(error.info().status), core::to_openai_json(error));
+  if (error.retry_after) r.headers.emplace_back("retry-after", std::to_string(error.retry_after->count()));
+  return r;
+}
+
+}  // namespace tollgate::server
