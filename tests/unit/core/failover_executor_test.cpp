@@ -1,0 +1,241 @@
+// The failover executor: order, retry classification, commit on first chunk, the 502/504 summaries.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/pipeline/failover_executor.hpp"
+#include "core/pipeline/router.hpp"
+#include "support/run.hpp"
+#include "support/scripted.hpp"
+
+using namespace tollgate::core;
+using tollgate::testing::chunk;
+using tollgate::testing::failure;
+using tollgate::testing::run;
+using tollgate::testing::ScriptedProvider;
+
+namespace {
+
+struct Fixture {
+  tollgate::config::Config config;
+  ScriptedProvider a{"a"};
+  ScriptedProvider b{"b"};
+  ScriptedProvider c{"c"};
+  ManualClock clock;
+  Metrics metrics;
+  RequestContext ctx;
+
+  Fixture() {
+    tollgate::config::ModelConfig model;
+    model.name = "chat";
+    for (const char* id : {"a", "b", "c"}) model.deployments.push_back({id, std::string("model-") + id, 1.0, "", std::nullopt});
+    config.models.push_back(model);
+    ctx.model_name = "chat";
+    ctx.body = nlohmann::json{{"model", "chat"}};
+    ctx.request_id = "req_test";
+    for (auto& d : config.models[0].deployments)
+      ctx.plan.push_back(Candidate{provider(d.provider), &d, &config.models[0]});
+  }
+
+  Provider* provider(std::string_view id) {
+    if (id == "a") return &a;
+    if (id == "b") return &b;
+    if (id == "c") return &c;
+    return nullptr;
+  }
+
+  Reply execute(int max_attempts = 4) {
+    tollgate::config::RoutingConfig routing;
+    routing.max_attempts = max_attempts;
+    FailoverExecutor executor(routing, std::chrono::seconds(600), clock, metrics);
+    return run(executor.handle(ctx, Next{{}}));
+  }
+
+  static std::string header(const Reply& reply, std::string_view name) {
+    for (const auto& [n, v] : reply.headers)
+      if (n == name) return v;
+    return "";
+  }
+};
+
+ScriptedProvider::Step fails(FailureKind kind, int status = 0, bool retryable = true, std::string body = {}) {
+  ScriptedProvider::Step step;
+  step.error = failure(kind, status, retryable, std::move(body));
+  return step;
+}
+
+}  // namespace
+
+TEST_CASE("the first deployment that answers wins and is named in the headers") {
+  Fixture f;
+  Reply reply = f.execute();
+  REQUIRE_FALSE(reply.is_error());
+  CHECK(reply.body == R"({"ok":true})");
+  CHECK(Fixture::header(reply, "x-tollgate-provider") == "a");
+  CHECK(Fixture::header(reply, "x-tollgate-model") == "model-a");
+  CHECK(Fixture::header(reply, "x-tollgate-attempts") == "1");
+  CHECK(f.a.models == std::vector<std::string>{"model-a"});
+  CHECK(f.b.models.empty());
+}
+
+TEST_CASE("retryable failures move on to the next deployment in order") {
+  for (auto step : {fails(FailureKind::kStatus, 500), fails(FailureKind::kStatus, 429), fails(FailureKind::kStatus, 408),
+                    fails(FailureKind::kStatus, 409), fails(FailureKind::kTimeout), fails(FailureKind::kConnect),
+                    fails(FailureKind::kProtocol)}) {
+    Fixture f;
+    f.a.steps.push_back(step);
+    Reply reply = f.execute();
+    REQUIRE_FALSE(reply.is_error());
+    CHECK(Fixture::header(reply, "x-tollgate-provider") == "b");
+    CHECK(Fixture::header(reply, "x-tollgate-attempts") == "2");
+    CHECK(f.ctx.attempts.size() == 2);
+    CHECK(f.ctx.attempts[0].error.has_value());
+    CHECK_FALSE(f.ctx.attempts[1].error.has_value());
+  }
+}
+
+TEST_CASE("a non-retryable 4xx is returned as is and nothing else is tried") {
+  Fixture f;
+  const std::string body = R"({"error":{"message":"bad","type":"invalid_request_error","param":null,"code":null}})";
+  f.a.steps.push_back(fails(FailureKind::kStatus, 400, false, body));
+  Reply reply = f.execute();
+  CHECK_FALSE(reply.is_error());
+  CHECK(reply.status == 400);
+  CHECK(reply.body == body);
+  CHECK(f.b.models.empty());
+  CHECK(Fixture::header(reply, "x-tollgate-attempts") == "1");
+}
+
+TEST_CASE("every attempt failing is a 502 listing each attempt") {
+  Fixture f;
+  f.a.steps.push_back(fails(FailureKind::kStatus, 500));
+  f.b.steps.push_back(fails(FailureKind::kConnect));
+  f.c.steps.push_back(fails(FailureKind::kStatus, 503));
+  Reply reply = f.execute();
+  REQUIRE(reply.is_error());
+  CHECK(reply.status == 502);
+  CHECK(reply.failure->message.find("All 3 upstream attempts failed") == 0);
+  CHECK(reply.failure->message.find("a/model-a") != std::string::npos);
+  CHECK(reply.failure->message.find("c/model-c") != std::string::npos);
+}
+
+TEST_CASE("a timeout on the last attempt is a 504") {
+  Fixture f;
+  f.a.steps.push_back(fails(FailureKind::kStatus, 500));
+  f.b.steps.push_back(fails(FailureKind::kStatus, 500));
+  f.c.steps.push_back(fails(FailureKind::kTimeout));
+  Reply reply = f.execute();
+  REQUIRE(reply.is_error());
+  CHECK(reply.status == 504);
+}
+
+TEST_CASE("max_attempts bounds the number of deployments tried") {
+  Fixture f;
+  f.a.steps.push_back(fails(FailureKind::kStatus, 500));
+  f.b.steps.push_back(fails(FailureKind::kStatus, 500));
+  Reply reply = f.execute(2);
+  REQUIRE(reply.is_error());
+  CHECK(f.c.models.empty());
+  CHECK(f.ctx.attempts.size() == 2);
+}
+
+TEST_CASE("no candidate at all is a 503 no_healthy_deployment") {
+  Fixture f;
+  f.ctx.plan.clear();
+  Reply reply = f.execute();
+  REQUIRE(reply.is_error());
+  CHECK(reply.failure->kind == ErrorKind::kNoHealthyDeployment);
+}
+
+TEST_CASE("a stream failing before its first chunk fails over invisibly") {
+  Fixture f;
+  f.ctx.stream = true;
+  ScriptedProvider::Step broken;
+  broken.fail_at = 0;
+  f.a.steps.push_back(broken);
+  ScriptedProvider::Step good;
+  good.chunks = {chunk("one"), chunk("two")};
+  f.b.steps.push_back(good);
+
+  Reply reply = f.execute();
+  REQUIRE(reply.is_stream());
+  CHECK(Fixture::header(reply, "x-tollgate-provider") == "b");
+  CHECK(f.ctx.first_token_at.has_value());
+  auto first = run(reply.stream->next());
+  REQUIRE(first.has_value());
+  CHECK((*first)->data == "one");
+  auto second = run(reply.stream->next());
+  CHECK((*second)->data == "two");
+  auto end = run(reply.stream->next());
+  REQUIRE(end.has_value());
+  CHECK_FALSE(end->has_value());
+}
+
+TEST_CASE("after the first chunk a stream failure reaches the client as an error, with no failover") {
+  Fixture f;
+  f.ctx.stream = true;
+  ScriptedProvider::Step breaks_later;
+  breaks_later.chunks = {chunk("one"), chunk("two")};
+  breaks_later.fail_at = 1;
+  f.a.steps.push_back(breaks_later);
+
+  Reply reply = f.execute();
+  REQUIRE(reply.is_stream());
+  CHECK((*run(reply.stream->next()))->data == "one");
+  auto broken = run(reply.stream->next());
+  CHECK_FALSE(broken.has_value());
+  CHECK(f.b.models.empty());
+}
+
+TEST_CASE("the usage a stream reports is kept on the context") {
+  Fixture f;
+  f.ctx.stream = true;
+  ScriptedProvider::Step step;
+  tollgate::core::Chunk usage_chunk{"{}", Usage{10, 5, 15, 0, 0, false}, true};
+  step.chunks = {chunk("one"), usage_chunk};
+  f.a.steps.push_back(step);
+  Reply reply = f.execute();
+  REQUIRE(reply.is_stream());
+  while (true) {
+    auto next = run(reply.stream->next());
+    REQUIRE(next.has_value());
+    if (!next->has_value()) break;
+  }
+  REQUIRE(f.ctx.usage.has_value());
+  CHECK(f.ctx.usage->completion_tokens == 5);
+}
+
+TEST_CASE("time waiting on upstreams is accounted across attempts, from the injected clock") {
+  Fixture f;
+  f.a.clock = &f.clock;
+  f.a.latency = std::chrono::milliseconds(30);
+  f.a.steps.push_back(fails(FailureKind::kStatus, 500));
+  f.b.clock = &f.clock;
+  f.b.latency = std::chrono::milliseconds(20);
+  f.execute();
+  CHECK(f.ctx.upstream_time == std::chrono::milliseconds(50));
+  CHECK(f.ctx.attempts[0].duration == std::chrono::milliseconds(30));
+}
+
+TEST_CASE("the router orders deployments, appends fallbacks once, and 404s unknown models") {
+  tollgate::config::Config config;
+  tollgate::config::ModelConfig primary{"smart", {{"a", "big", 3, "", std::nullopt}, {"b", "big-b", 1, "", std::nullopt}}, {"cheap"}, ""};
+  tollgate::config::ModelConfig cheap{"cheap", {{"b", "small", 1, "", std::nullopt}, {"a", "big", 1, "", std::nullopt}}, {"smart"}, ""};
+  config.models = {primary, cheap};
+  auto shared = std::make_shared<const tollgate::config::Config>(config);
+  ScriptedProvider a{"a"}, b{"b"};
+  Router router(shared, [&](std::string_view id) -> Provider* { return id == "a" ? &a : id == "b" ? &b : nullptr; });
+
+  const auto* plan = router.plan_for("smart");
+  REQUIRE(plan != nullptr);
+  std::vector<std::string> order;
+  for (const auto& c : *plan) order.push_back(std::string(c.provider->id()) + "/" + c.deployment->model);
+  CHECK(order == std::vector<std::string>{"a/big", "b/big-b", "b/small"});
+  CHECK(plan->back().model->name == "cheap");
+
+  RequestContext ctx;
+  ctx.model_name = "nope";
+  Reply reply = run(router.handle(ctx, Next{{}}));
+  REQUIRE(reply.is_error());
+  CHECK(reply.failure->kind == ErrorKind::kModelNotFound);
+  CHECK(reply.failure->param == "model");
+}
