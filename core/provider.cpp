@@ -1,7 +1,13 @@
 // Retry classification of upstream statuses.
 #include "core/provider.hpp"
 
+#include <stdexcept>
+
 namespace tollgate::core {
+
+void throw_exception_from_error(const AttemptError& e, const boost::source_location&) {
+  throw std::runtime_error("unexpected AttemptError: " + e.message);
+}
 
 bool is_retryable_status(int status) noexcept {
   return status == 408 || status == 409 || status == 429 || status >= 500;

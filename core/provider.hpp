@@ -56,6 +56,9 @@ struct UpstreamCall {
 
 using AttemptResult = boost::system::result<Reply, AttemptError>;
 
+/// Called by boost::system::result::value() on an AttemptError; found by ADL.
+[[noreturn]] void throw_exception_from_error(const AttemptError& e, const boost::source_location& loc);
+
 /// One configured provider (an adapter bound to its base URL, keys and the HTTP client).
 /// Called from any connection strand, concurrently; implementations are thread-safe.
 class Provider {

@@ -1,6 +1,7 @@
 // The composition root: services, endpoints, threads, signals, graceful shutdown.
 #include "server/app.hpp"
 
+#include <csignal>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -112,6 +113,11 @@ int App::run() {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& thread : pool) thread.join();
+  // A late second signal must not kill the process on its way out with a signal status.
+  boost::system::error_code ignored;
+  signals.clear(ignored);
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGTERM, SIG_IGN);
   spdlog::info("tollgate stopped{}", forced ? " (grace period expired)" : "");
   if (forced) {
     // Sessions still suspended hold references to the services above; skip their unwinding.

@@ -21,12 +21,12 @@ class ClientStream final : public core::ChunkStream {
       auto result = co_await inner_->next();
       if (!result || !result->has_value()) co_return result;
       core::Chunk& chunk = **result;
-      if (!chunk.usage) co_return result;
-      if (!ctx_->client_wants_usage) {
-        if (chunk.usage_only) continue;
+      if (ctx_->client_wants_usage) {
+        if (chunk.usage) annotate(chunk);
         co_return result;
       }
-      annotate(chunk);
+      if (chunk.usage_only) continue;
+      strip_null_usage(chunk.data);
       co_return result;
     }
   }
@@ -34,6 +34,13 @@ class ClientStream final : public core::ChunkStream {
   bool ready() const noexcept override { return inner_->ready(); }
 
  private:
+  /// With include_usage an upstream puts `"usage":null` on every chunk; OpenAI leaves the field
+  /// out for clients that did not ask. A suffix check, not a parse: this runs for every chunk.
+  static void strip_null_usage(std::string& data) {
+    constexpr std::string_view kNullUsage = R"(,"usage":null})";
+    if (std::string_view(data).ends_with(kNullUsage)) data.replace(data.size() - kNullUsage.size(), kNullUsage.size(), "}");
+  }
+
   void annotate(core::Chunk& chunk) const {
     auto json = nlohmann::json::parse(chunk.data, nullptr, false);
     if (!json.is_object()) return;

@@ -1,0 +1,246 @@
+// OpenAI chat completions: encode, decode, classify and the SSE chunk decoder (a passthrough).
+#include "adapters/openai/openai_adapter.hpp"
+
+#include <charconv>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace tollgate::adapters {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxWrappedMessageBytes = 512;
+
+std::string_view trim(std::string_view s) noexcept {
+  constexpr std::string_view kSpace = " \t\r\n";
+  const auto first = s.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(kSpace);
+  return s.substr(first, last - first + 1);
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+/// Serializes `value` onto the end of `out`. Uses the library's own serializer so a large field
+/// (messages) is written in place instead of through a temporary string per field.
+void append_json(std::string& out, const json& value) {
+  nlohmann::detail::serializer<json> serializer(nlohmann::detail::output_adapter<char, std::string>(out), ' ',
+                                                json::error_handler_t::strict);
+  serializer.dump(value, false, false, 0);
+}
+
+/// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
+std::string_view utf8_prefix(std::string_view s, std::size_t max) noexcept {
+  if (s.size() <= max) return s;
+  std::size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(0, end);
+}
+
+std::optional<std::int64_t> parse_integer(std::string_view text) {
+  text = trim(text);
+  std::int64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || value < 0) return std::nullopt;
+  return value;
+}
+
+std::optional<std::chrono::seconds> retry_after(const core::Headers& headers) {
+  std::optional<std::chrono::seconds> from_ms;
+  for (const auto& [name, value] : headers) {
+    if (iequals(name, "retry-after")) {
+      // An HTTP-date form is rare from LLM APIs and not worth a date parser: ignored.
+      if (auto seconds = parse_integer(value)) return std::chrono::seconds{*seconds};
+    } else if (iequals(name, "retry-after-ms")) {
+      if (auto ms = parse_integer(value)) from_ms = std::chrono::seconds{(*ms + 999) / 1000};
+    }
+  }
+  return from_ms;
+}
+
+std::string wrap_error_body(int status, std::string_view body) {
+  const std::string_view text = utf8_prefix(trim(body), kMaxWrappedMessageBytes);
+  nlohmann::ordered_json error = {
+      {"error",
+       {{"message", text.empty() ? "upstream returned HTTP " + std::to_string(status) : std::string(text)},
+        {"type", "upstream_error"},
+        {"param", nullptr},
+        {"code", nullptr}}}};
+  // An HTML page may hold bytes that are not UTF-8; they must not make the error path throw.
+  return error.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+/// The message of an OpenAI error object, or `fallback`.
+std::string error_message(const json& error, std::string_view fallback) {
+  if (auto it = error.find("message"); it != error.end() && it->is_string()) {
+    const auto& message = it->get_ref<const std::string&>();
+    if (!message.empty()) return std::string(utf8_prefix(message, kMaxWrappedMessageBytes));
+  }
+  return std::string(fallback);
+}
+
+class OpenAiStreamDecoder final : public StreamDecoder {
+ public:
+  core::Result<void> feed(const SseEvent& event, std::vector<core::Chunk>& out) override;
+  bool done() const noexcept override { return done_; }
+
+ private:
+  bool done_ = false;
+};
+
+core::Result<void> OpenAiStreamDecoder::feed(const SseEvent& event, std::vector<core::Chunk>& out) {
+  if (done_) return {};
+  const std::string_view data = trim(event.data);
+  if (data.empty()) return {};
+  if (data == "[DONE]") {
+    done_ = true;
+    return {};
+  }
+  const bool error_event = event.event == "error";
+  if (data.front() != '{') {
+    return core::make_error(core::ErrorKind::kUpstreamError,
+                            error_event ? "upstream stream error" : "upstream sent a malformed stream event");
+  }
+
+  core::Chunk chunk;
+  // Most chunks are content deltas: only those that can hold usage or an error are parsed.
+  const bool may_have_usage = data.find("\"usage\"") != std::string_view::npos;
+  const bool may_have_error = error_event || data.find("\"error\"") != std::string_view::npos;
+  if (may_have_usage || may_have_error) {
+    const json parsed = json::parse(data, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object())
+      return core::make_error(core::ErrorKind::kUpstreamError, "upstream sent a malformed stream event");
+    if (auto it = parsed.find("error"); it != parsed.end() && it->is_object())
+      return core::make_error(core::ErrorKind::kUpstreamError, error_message(*it, "upstream stream error"));
+    if (error_event) return core::make_error(core::ErrorKind::kUpstreamError, "upstream stream error");
+    if (auto it = parsed.find("usage"); it != parsed.end() && it->is_object()) {
+      chunk.usage = core::parse_usage(*it);
+      // Some OpenAI-compatible servers omit `choices` on the usage chunk instead of sending [].
+      const auto choices = parsed.find("choices");
+      chunk.usage_only = choices == parsed.end() || (choices->is_array() && choices->empty());
+    }
+  }
+  // The interface hands the event by const reference, so its data is copied, not moved.
+  chunk.data = event.data;
+  out.push_back(std::move(chunk));
+  return {};
+}
+
+}  // namespace
+
+core::Result<http::Request> OpenAiAdapter::encode(const core::UpstreamCall& call, const Endpoint& endpoint) const {
+  const json& body = call.body;
+  if (!body.is_object())
+    return core::make_error(core::ErrorKind::kInvalidRequest, "the request body must be a JSON object");
+
+  http::Request request;
+  std::string_view base = endpoint.base_url;
+  while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+  request.url.reserve(base.size() + 17);
+  request.url.append(base).append("/chat/completions");
+
+  std::string& out = request.body;
+  try {
+    out += "{\"model\":";
+    append_json(out, json(std::string(call.upstream_model)));
+    auto field = [&out](const std::string& key) {
+      out += ',';
+      append_json(out, json(key));
+      out += ':';
+    };
+    const auto stream_field = body.find("stream");
+    const bool client_stream =
+        stream_field != body.end() && stream_field->is_boolean() && stream_field->get<bool>();
+    bool stream_written = false;
+    bool options_written = false;
+    for (const auto& [key, value] : body.items()) {
+      if (key == "model") continue;
+      if (key == "stream") {
+        field(key);
+        // The attempt's mode wins over the body: a unary attempt must not receive SSE.
+        if (call.stream || client_stream)
+          out += call.stream ? "true" : "false";
+        else
+          append_json(out, value);
+        stream_written = true;
+      } else if (key == "stream_options") {
+        if (!call.stream && client_stream) continue;  // OpenAI rejects stream_options without stream
+        field(key);
+        if (call.stream) {
+          json options = value.is_object() ? value : json::object();
+          options["include_usage"] = true;
+          append_json(out, options);
+        } else {
+          append_json(out, value);
+        }
+        options_written = true;
+      } else {
+        field(key);
+        append_json(out, value);
+      }
+    }
+    if (call.stream && !stream_written) out += ",\"stream\":true";
+    if (call.stream && !options_written) out += ",\"stream_options\":{\"include_usage\":true}";
+    out += '}';
+  } catch (const json::exception&) {
+    return core::make_error(core::ErrorKind::kInvalidRequest, "the request body holds a string that is not valid UTF-8");
+  }
+
+  request.headers.reserve(3);
+  request.headers.emplace_back("content-type", "application/json");
+  if (!endpoint.api_key.empty()) {
+    std::string value;
+    value.reserve(7 + endpoint.api_key.size());
+    value.append("Bearer ").append(endpoint.api_key);
+    request.headers.emplace_back("authorization", std::move(value));
+  }
+  if (call.stream) request.headers.emplace_back("accept", "text/event-stream");
+  return request;
+}
+
+core::Result<Decoded> OpenAiAdapter::decode(std::string_view body, const core::UpstreamCall&) const {
+  const json parsed = json::parse(body, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object())
+    return core::make_error(core::ErrorKind::kUpstreamError, "upstream returned a malformed body");
+  Decoded decoded;
+  decoded.body.assign(body);
+  if (auto it = parsed.find("usage"); it != parsed.end()) decoded.usage = core::parse_usage(*it);
+  return decoded;
+}
+
+core::AttemptError OpenAiAdapter::classify(int status, const core::Headers& headers, std::string_view body) const {
+  core::AttemptError error;
+  error.kind = core::FailureKind::kStatus;
+  error.status = status;
+  error.retryable = core::is_retryable_status(status);
+  // The upstream's own message is not repeated here: a 401 may quote part of the key.
+  error.message = "upstream answered " + std::to_string(status);
+  error.retry_after = retry_after(headers);
+
+  const json parsed = json::parse(body, nullptr, false);
+  bool openai_shaped = false;
+  if (!parsed.is_discarded() && parsed.is_object()) {
+    const auto it = parsed.find("error");
+    openai_shaped = it != parsed.end() && it->is_object();
+  }
+  error.body = openai_shaped ? std::string(body) : wrap_error_body(status, body);
+  return error;
+}
+
+std::unique_ptr<StreamDecoder> OpenAiAdapter::stream_decoder(const core::UpstreamCall&) const {
+  return std::make_unique<OpenAiStreamDecoder>();
+}
+
+}  // namespace tollgate::adapters
