@@ -331,12 +331,33 @@ class Reader final : public BodyReader {
 
  private:
   void finish();
+  std::size_t take_buffered(char* data, std::size_t size);
   Deadline read_deadline() const;
 };
 
 Deadline Reader::read_deadline() const {
   if (total_) return *total_;
   return deadline_in("stream idle", idle_, SteadyClock::now(), std::nullopt);
+}
+
+std::size_t Reader::take_buffered(char* data, std::size_t size) {
+  // Beast hands over one chunk of a chunked body per read; a burst of SSE events that arrived in
+  // one segment sits in the buffer as several chunks. Parsing those here, without I/O, hands the
+  // burst over at once: one decode, one client write. It stops at the first incomplete element
+  // (eager parsing would instead wait on the socket for the rest) and leaves errors to the next read.
+  auto& p = *parser_;
+  std::size_t taken = 0;
+  while (taken < size && !p.is_done() && conn_->buffer.size() > 0) {
+    p.get().body().data = data + taken;
+    p.get().body().size = size - taken;
+    error_code ec;
+    const std::size_t used = p.put(conn_->buffer.data(), ec);
+    conn_->buffer.consume(used);
+    taken = size - p.get().body().size;
+    if (ec == bhttp::error::need_buffer) continue;
+    if (ec || used == 0) break;
+  }
+  return taken;
 }
 
 void Reader::finish() {
@@ -374,8 +395,9 @@ asio::awaitable<ClientResult<std::size_t>> Reader::read_into(char* data, std::si
       co_return *failed_;
     }
     if (got > 0) {
+      const std::size_t more = take_buffered(data + got, size - got);
       if (p.is_done()) finish();
-      co_return got;
+      co_return got + more;
     }
   }
   finish();

@@ -1,6 +1,8 @@
 // OpenAI chat completions: encode, decode, classify and the SSE chunk decoder (a passthrough).
 #include "adapters/openai/openai_adapter.hpp"
 
+#include "core/openai/object_scan.hpp"
+
 #include <charconv>
 #include <string>
 #include <utility>
@@ -82,15 +84,6 @@ std::string wrap_error_body(int status, std::string_view body) {
   return error.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-/// The message of an OpenAI error object, or `fallback`.
-std::string error_message(const json& error, std::string_view fallback) {
-  if (auto it = error.find("message"); it != error.end() && it->is_string()) {
-    const auto& message = it->get_ref<const std::string&>();
-    if (!message.empty()) return std::string(utf8_prefix(message, kMaxWrappedMessageBytes));
-  }
-  return std::string(fallback);
-}
-
 class OpenAiStreamDecoder final : public StreamDecoder {
  public:
   core::Result<void> feed(const SseEvent& event, std::vector<core::Chunk>& out) override;
@@ -115,21 +108,23 @@ core::Result<void> OpenAiStreamDecoder::feed(const SseEvent& event, std::vector<
   }
 
   core::Chunk chunk;
-  // Most chunks are content deltas: only those that can hold usage or an error are parsed.
-  const bool may_have_usage = data.find("\"usage\"") != std::string_view::npos;
-  const bool may_have_error = error_event || data.find("\"error\"") != std::string_view::npos;
+  // Most chunks are content deltas (with include_usage they carry `"usage":null`): only those
+  // whose usage or error is an object are parsed.
+  const bool may_have_usage = core::has_object_field(data, "usage");
+  const bool may_have_error = error_event || core::has_object_field(data, "error");
   if (may_have_usage || may_have_error) {
-    const json parsed = json::parse(data, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object())
+    const core::ObjectScan scan = core::scan_object(data);
+    if (!scan.is_object)
       return core::make_error(core::ErrorKind::kUpstreamError, "upstream sent a malformed stream event");
-    if (auto it = parsed.find("error"); it != parsed.end() && it->is_object())
-      return core::make_error(core::ErrorKind::kUpstreamError, error_message(*it, "upstream stream error"));
+    if (scan.error)
+      return core::make_error(core::ErrorKind::kUpstreamError,
+                              scan.error->empty() ? std::string("upstream stream error")
+                                                  : std::string(utf8_prefix(*scan.error, kMaxWrappedMessageBytes)));
     if (error_event) return core::make_error(core::ErrorKind::kUpstreamError, "upstream stream error");
-    if (auto it = parsed.find("usage"); it != parsed.end() && it->is_object()) {
-      chunk.usage = core::parse_usage(*it);
+    if (scan.usage) {
+      chunk.usage = scan.usage;
       // Some OpenAI-compatible servers omit `choices` on the usage chunk instead of sending [].
-      const auto choices = parsed.find("choices");
-      chunk.usage_only = choices == parsed.end() || (choices->is_array() && choices->empty());
+      chunk.usage_only = scan.choices_empty;
     }
   }
   // The interface hands the event by const reference, so its data is copied, not moved.
@@ -211,12 +206,11 @@ core::Result<http::Request> OpenAiAdapter::encode(const core::UpstreamCall& call
 }
 
 core::Result<Decoded> OpenAiAdapter::decode(std::string_view body, const core::UpstreamCall&) const {
-  const json parsed = json::parse(body, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object())
-    return core::make_error(core::ErrorKind::kUpstreamError, "upstream returned a malformed body");
+  core::ObjectScan scan = core::scan_object(body);
+  if (!scan.is_object) return core::make_error(core::ErrorKind::kUpstreamError, "upstream returned a malformed body");
   Decoded decoded;
   decoded.body.assign(body);
-  if (auto it = parsed.find("usage"); it != parsed.end()) decoded.usage = core::parse_usage(*it);
+  decoded.usage = scan.usage;
   return decoded;
 }
 
