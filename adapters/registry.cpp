@@ -14,9 +14,9 @@ namespace {
 
 constexpr std::string_view kOpenAiDefaultBaseUrl = "https://api.openai.com/v1";
 
-/// A provider type this build has no adapter for yet (anthropic, gemini). Every attempt fails
-/// with a retryable kProtocol error, so the failover executor moves on to the next deployment
-/// instead of returning the failure to the client. Replace once the adapter lands.
+/// A provider type this build has no adapter for yet (anthropic, gemini). It reports itself
+/// unavailable, so the router leaves its deployments out; should an attempt reach it anyway, it
+/// fails with a retryable kProtocol error and failover moves on. Replace once the adapter lands.
 class UnsupportedProvider final : public core::Provider {
  public:
   UnsupportedProvider(std::string id, std::string type)
@@ -26,6 +26,7 @@ class UnsupportedProvider final : public core::Provider {
 
   std::string_view id() const noexcept override { return id_; }
   std::string_view type() const noexcept override { return type_; }
+  bool available() const noexcept override { return false; }
 
   boost::asio::awaitable<core::AttemptResult> call(core::UpstreamCall) override {
     co_return core::AttemptResult(

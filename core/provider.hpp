@@ -66,6 +66,9 @@ class Provider {
   virtual ~Provider() = default;
   virtual std::string_view id() const noexcept = 0;    // config id, e.g. "openai"
   virtual std::string_view type() const noexcept = 0;  // openai|anthropic|gemini|mock
+  /// False when this build cannot call the provider at all (no adapter for its type yet): the
+  /// router then leaves its deployments out of every plan.
+  virtual bool available() const noexcept { return true; }
   /// Sends one attempt. Success is a buffered 2xx reply in OpenAI's chat.completion shape (with
   /// `usage` filled when known), or, for `stream`, a reply whose ChunkStream has not been pulled
   /// yet (the response head was 2xx). Every failure is an AttemptError; never throws for I/O.

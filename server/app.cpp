@@ -26,13 +26,12 @@ namespace {
 
 namespace asio = boost::asio;
 
-/// Deployments whose provider type this build can call (anthropic and gemini come later).
-std::size_t usable_deployments(const config::Config& config) {
+/// Deployments a request can reach: their provider exists and this build can call it.
+std::size_t usable_deployments(const config::Config& config, const adapters::ProviderRegistry& providers) {
   std::size_t usable = 0;
   for (const auto& model : config.models)
     for (const auto& deployment : model.deployments)
-      if (const auto* provider = config.find_provider(deployment.provider))
-        usable += provider->type == "openai" || provider->type == "mock";
+      if (const auto* provider = providers.find(deployment.provider)) usable += provider->available();
   return usable;
 }
 
@@ -57,6 +56,10 @@ int App::run() {
   core::Metrics metrics;
   adapters::http::UpstreamClient client(io.get_executor(), adapters::http::UpstreamClient::Options{});
   adapters::ProviderRegistry providers(cfg, client);
+  for (const auto* provider : providers.all())
+    if (!provider->available())
+      spdlog::warn("provider '{}' has type '{}', which this build cannot call yet: its deployments are skipped",
+                   provider->id(), provider->type());
   const core::Pipeline chat_pipeline = core::build_chat_pipeline(core::StageDeps{
       config_, [&providers](std::string_view id) { return providers.find(id); }, clock, metrics});
 
@@ -64,7 +67,7 @@ int App::run() {
   const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
   ChatHandler chat(config_, chat_pipeline, clock);
   ModelsHandler models(config_, now_unix);
-  HealthHandler health(config_, clock, usable_deployments(cfg), draining);
+  HealthHandler health(config_, clock, usable_deployments(cfg, providers), draining);
   MetricsHandler metrics_handler(metrics, cfg.metrics.bearer_token);
 
   EndpointTable endpoints;

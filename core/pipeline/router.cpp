@@ -12,7 +12,7 @@ void append_model(const config::Config& config, const config::ModelConfig& model
   visited.push_back(&model);
   for (const auto& deployment : model.deployments) {
     Provider* provider = lookup(deployment.provider);
-    if (provider == nullptr) continue;
+    if (provider == nullptr || !provider->available()) continue;
     bool seen = std::any_of(plan.begin(), plan.end(), [&](const Candidate& c) {
       return c.provider == provider && c.deployment->model == deployment.model;
     });

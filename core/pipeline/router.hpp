@@ -16,7 +16,8 @@ namespace tollgate::core {
 using ProviderLookup = std::function<Provider*(std::string_view provider_id)>;
 
 /// Fills ctx.plan: the model's deployments in priority (config) order, then each fallback model's
-/// deployments in turn, each (provider, upstream model) once. An unknown model name answers 404
+/// deployments in turn, each (provider, upstream model) once; providers that are not available()
+/// are left out (a model with none left answers 503 no_healthy_deployment from the executor). An unknown model name answers 404
 /// model_not_found without calling next. Plans are computed once at construction; per request the
 /// stage is one hash lookup and a copy of a short vector.
 /// Routing strategies other than `priority` (issue: routing) will reorder the plan here.

@@ -334,6 +334,7 @@ TEST_CASE("ProviderRegistry builds one provider per configured provider", "[regi
 
   auto unsupported = run(io, registry.find("claude")->call(UpstreamCall{body, "claude-sonnet-4-5", false, "r", {}}));
   REQUIRE(unsupported.has_error());
+  CHECK_FALSE(registry.find("claude")->available());
   CHECK(unsupported.error().kind == FailureKind::kProtocol);
   CHECK(unsupported.error().retryable);
   CHECK(unsupported.error().message == "provider type 'anthropic' is not supported by this build yet");

@@ -239,3 +239,26 @@ TEST_CASE("the router orders deployments, appends fallbacks once, and 404s unkno
   CHECK(reply.failure->kind == ErrorKind::kModelNotFound);
   CHECK(reply.failure->param == "model");
 }
+
+namespace {
+class Unavailable final : public Provider {
+ public:
+  std::string_view id() const noexcept override { return "u"; }
+  std::string_view type() const noexcept override { return "anthropic"; }
+  bool available() const noexcept override { return false; }
+  boost::asio::awaitable<AttemptResult> call(UpstreamCall) override { co_return tollgate::testing::failure(FailureKind::kProtocol); }
+};
+}  // namespace
+
+TEST_CASE("the router leaves out providers this build cannot call") {
+  tollgate::config::Config config;
+  config.models = {{"m", {{"u", "claude", 1, "", std::nullopt}, {"a", "gpt", 1, "", std::nullopt}}, {}, ""}};
+  auto shared = std::make_shared<const tollgate::config::Config>(config);
+  ScriptedProvider a{"a"};
+  Unavailable u;
+  Router router(shared, [&](std::string_view id) -> Provider* { return id == "a" ? static_cast<Provider*>(&a) : &u; });
+  const auto* plan = router.plan_for("m");
+  REQUIRE(plan != nullptr);
+  REQUIRE(plan->size() == 1);
+  CHECK(plan->front().provider == &a);
+}
