@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/loader.hpp"
+#include "support/env.hpp"
 
 using tollgate::config::Config;
 using tollgate::config::ConfigError;
@@ -16,13 +17,7 @@ using tollgate::config::load_string;
 
 namespace {
 
-EnvLookup env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using tollgate::testing::env_of;
 
 std::vector<std::string> model_names(const Config& config) {
   std::vector<std::string> names;

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "config/loader.hpp"
+#include "support/env.hpp"
 
 using tollgate::config::ConfigError;
 using tollgate::config::EnvLookup;
@@ -11,13 +12,7 @@ using tollgate::config::expand_env;
 
 namespace {
 
-EnvLookup env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using tollgate::testing::env_of;
 
 std::string expand(std::string_view text, const EnvLookup& env) {
   return expand_env(text, env, "t.yaml", "a.b");

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "config/loader.hpp"
+#include "support/env.hpp"
 
 using namespace std::chrono_literals;
 using tollgate::config::Config;
@@ -14,13 +15,7 @@ using tollgate::config::load_string;
 
 namespace {
 
-EnvLookup env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using tollgate::testing::env_of;
 
 const std::string kMinimal = R"(
 providers:
