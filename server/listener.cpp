@@ -22,8 +22,10 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 std::string busy_response() {
   const std::string body =
       R"({"error":{"message":"Too many connections; retry later.","type":"service_unavailable","param":null,"code":"too_many_connections"}})";
-  return "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\nretry-after: 1\r\n"
-         "content-length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string response =
+      "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\nretry-after: 1\r\n";
+  response.append("content-length: ").append(std::to_string(body.size())).append("\r\n\r\n").append(body);
+  return response;
 }
 
 asio::awaitable<void> refuse(tcp::socket socket) {
