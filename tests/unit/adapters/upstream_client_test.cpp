@@ -176,6 +176,19 @@ asio::awaitable<void> serve_chunked_with_pause(std::shared_ptr<ServerState> stat
   co_await serve_requests(state, socket, buffer, index);
 }
 
+asio::awaitable<void> serve_chunk_burst(std::shared_ptr<ServerState> state, tcp::socket socket, int index) {
+  beast::flat_buffer buffer;
+  if (!co_await read_request(*state, socket, buffer)) co_return;
+  // Four chunks in the same write as the head, as when several SSE events arrive at once.
+  co_await write_text(socket,
+                      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "3\r\naaa\r\n3\r\nbbb\r\n3\r\nccc\r\n3\r\nddd\r\n");
+  co_await wait_release(state);
+  co_await write_text(socket, "3\r\neee\r\n0\r\n\r\n");
+  state->finished = true;
+  co_await serve_requests(state, socket, buffer, index);
+}
+
 asio::awaitable<void> serve_then_close_idle(std::shared_ptr<ServerState> state, tcp::socket socket, int index) {
   beast::flat_buffer buffer;
   if (index > 0) {
@@ -376,6 +389,21 @@ TEST_CASE("UpstreamClient sends a request and reads a Content-Length response") 
   CHECK(seen.authorization == "Bearer sk-test-secret");
   CHECK(seen.custom == "yes");
   CHECK(seen.body == "{\"model\":\"m\"}");
+}
+
+TEST_CASE("UpstreamClient hands over a burst of chunks that arrived together in one read") {
+  asio::io_context ctx;
+  auto server = start_server(ctx, &serve_chunk_burst);
+  UpstreamClient client(ctx.get_executor(), {});
+
+  auto out = run(ctx, read_stream(client, server, post(server->url("/stream")), short_timeouts()));
+  REQUIRE_FALSE(out.error.has_value());
+  REQUIRE(out.pieces.size() == 2);
+  CHECK(out.pieces[0] == "aaabbbcccddd");
+  CHECK(out.server_finished[0] == false);
+  CHECK(out.pieces[1] == "eee");
+  CHECK(out.ended);
+  CHECK(client.idle_connections() == 1);
 }
 
 TEST_CASE("UpstreamClient streams a chunked body piece by piece as it arrives") {
