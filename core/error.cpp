@@ -42,7 +42,8 @@ std::string to_openai_json(const GatewayError& error) {
                            {"type", info.type},
                            {"param", error.param.empty() ? nlohmann::json() : nlohmann::json(error.param)},
                            {"code", info.code.empty() ? nlohmann::json() : nlohmann::json(info.code)}}}};
-  return body.dump();
+  // Messages can quote client or upstream bytes that are not UTF-8: replaced, never a throw.
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void throw_exception_from_error(const GatewayError& e, const boost::source_location&) {

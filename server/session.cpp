@@ -154,6 +154,10 @@ asio::awaitable<bool> serve(beast::tcp_stream& stream, const Request& request, c
   else
     exchange.request_id = server.request_ids.next();
   server.metrics.inflight_add(1);
+  struct Leave {
+    core::Metrics& metrics;
+    ~Leave() { metrics.inflight_add(-1); }
+  } leave{server.metrics};
 
   HttpReply reply;
   auto match = server.endpoints.match(request.method(), request.target());
@@ -185,7 +189,6 @@ asio::awaitable<bool> serve(beast::tcp_stream& stream, const Request& request, c
   const auto overhead = std::max(total - upstream, std::chrono::nanoseconds{0});
   server.metrics.request_finished(exchange.route, exchange.model.empty() ? "" : exchange.model, static_cast<int>(status),
                                   seconds(total), seconds(overhead));
-  server.metrics.inflight_add(-1);
   log_access(AccessRecord{request, exchange, status, total, overhead, delivered, streamed}, server.json_logs);
   co_return delivered && keep_alive;
 }

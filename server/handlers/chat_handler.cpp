@@ -48,7 +48,7 @@ class ClientStream final : public core::ChunkStream {
                         {"provider", ctx_->provider_id},
                         {"model", ctx_->upstream_model},
                         {"attempts", ctx_->attempts.size()}};
-    chunk.data = json.dump();
+    chunk.data = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
   // Declared first so it is destroyed last: the inner streams reference the context.

@@ -1,6 +1,7 @@
 // Client errors answered by tollgate itself, in OpenAI's error shape, without calling the upstream.
 
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 
 import {
@@ -96,6 +97,31 @@ test('unknown route: 404 in OpenAI shape', async () => {
     assert.equal(r.status, 404, r.text);
     openai_error(r.json);
   }
+});
+
+/** Sends raw bytes on a fresh connection and returns everything the server answers before closing. */
+function raw_exchange(url, bytes) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.end(bytes));
+    const parts = [];
+    socket.on('data', (d) => parts.push(d));
+    socket.on('end', () => resolve(Buffer.concat(parts).toString('latin1')));
+    socket.on('error', reject);
+    socket.setTimeout(3000, () => socket.destroy(new Error('no answer within 3 s')));
+  });
+}
+
+test('a path with bytes that are not UTF-8: 404 in OpenAI shape, and the gauge of in-flight requests returns to 0', async () => {
+  for (const path of ['/v1/\xff\xfe', '/v1/models/\xff']) {
+    const answer = await raw_exchange(gw.url, Buffer.from(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 'latin1'));
+    assert.match(answer, /^HTTP\/1\.1 404 /, answer);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    openai_error(body);
+  }
+  const metrics = (await get(`${gw.url}/metrics`)).text;
+  // The scrape itself is the one request in flight.
+  assert.match(metrics, /^tollgate_inflight_requests 1$/m);
 });
 
 test('nothing above reached the upstream', async () => {

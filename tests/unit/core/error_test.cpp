@@ -50,3 +50,11 @@ TEST_CASE("to_openai_json has message, type, param and code, with null for empty
   CHECK(body["error"]["param"].is_null());
   CHECK(body["error"]["code"] == "model_not_found");
 }
+
+TEST_CASE("an error message holding bytes that are not UTF-8 is rendered, not thrown") {
+  std::string body;
+  REQUIRE_NOTHROW(body = to_openai_json(make_error(ErrorKind::kRouteNotFound, "Invalid URL (GET /v1/\xff\xfe)")));
+  auto parsed = nlohmann::json::parse(body, nullptr, false);
+  REQUIRE_FALSE(parsed.is_discarded());
+  CHECK(parsed["error"]["message"].get<std::string>().rfind("Invalid URL (GET /v1/", 0) == 0);
+}
