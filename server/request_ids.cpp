@@ -12,12 +12,14 @@ RequestIds::RequestIds(std::uint64_t seed) {
 }
 
 std::string RequestIds::next() {
-  char buffer[20];
-  const int n = std::snprintf(buffer, sizeof buffer, "%010llx",
-                              static_cast<unsigned long long>(counter_.fetch_add(1, std::memory_order_relaxed)));
+  // Fixed-width lower-case hex, written by hand from the counter: this runs once per request.
+  constexpr char kHex[] = "0123456789abcdef";
+  std::uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
+  char digits[16];
+  for (int i = 15; i >= 0; --i, n >>= 4) digits[i] = kHex[n & 0xf];
   std::string id;
-  id.reserve(prefix_.size() + static_cast<std::size_t>(n));
-  id.append(prefix_).append(buffer, static_cast<std::size_t>(n));
+  id.reserve(prefix_.size() + 10);
+  id.append(prefix_).append(digits + 6, 10);
   return id;
 }
 

@@ -1,6 +1,8 @@
 // Client sessions: read with limits, dispatch to the endpoint table, write buffered or SSE replies.
 #include "server/session.hpp"
 
+#include <charconv>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -79,9 +81,11 @@ void append_event(std::string& out, std::string_view payload, bool chunked) {
   constexpr std::string_view kData = "data: ";
   constexpr std::string_view kEnd = "\n\n";
   if (chunked) {
-    char size[20];
-    const int n = std::snprintf(size, sizeof size, "%zx\r\n", kData.size() + payload.size() + kEnd.size());
-    out.append(size, static_cast<std::size_t>(n));
+    char size[24];
+    auto [end, ec] = std::to_chars(size, size + 16, kData.size() + payload.size() + kEnd.size(), 16);
+    *end++ = '\r';
+    *end++ = '\n';
+    out.append(size, end);
   }
   out.append(kData).append(payload).append(kEnd);
   if (chunked) out.append("\r\n");
