@@ -236,8 +236,8 @@ asio::awaitable<void> run_session(tcp::socket socket, ServerContext& server) {
       stream.expires_after(limits.read_timeout);
       auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (body_ec) {
-        if (!is_quiet_close(body_ec, false) || body_ec == beast::error::timeout)
-          co_await reject(stream, read_error(body_ec, limits));
+        // Bytes of this request are pending, so a timeout here is a slow client worth a 400.
+        if (!is_quiet_close(body_ec, true)) co_await reject(stream, read_error(body_ec, limits));
         break;
       }
     }
