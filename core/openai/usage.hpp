@@ -2,9 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace tollgate::core {
 
@@ -16,8 +13,5 @@ struct Usage {
   std::int64_t reasoning_tokens = 0;  // completion_tokens_details.reasoning_tokens
   bool estimated = false;             // counted by tollgate, not reported by the upstream
 };
-
-/// Reads an OpenAI `usage` object; nullopt when it is absent, null or not an object.
-std::optional<Usage> parse_usage(const nlohmann::json& usage);
 
 }  // namespace tollgate::core
