@@ -80,6 +80,15 @@ class CommittedStream final : public ChunkStream {
   std::string deployment_;
 };
 
+/// An attempt's deadlines, none reaching past what is left of the request's own deadline.
+AttemptTimeouts within(AttemptTimeouts timeouts, std::chrono::nanoseconds left) {
+  const auto cap = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(left), std::chrono::milliseconds{1});
+  timeouts.connect = std::min(timeouts.connect, cap);
+  timeouts.first_byte = std::min(timeouts.first_byte, cap);
+  timeouts.total = std::min(timeouts.total, cap);
+  return timeouts;
+}
+
 AttemptError stream_failure(const GatewayError& error) {
   AttemptError failure;
   failure.kind = error.kind == ErrorKind::kUpstreamTimeout ? FailureKind::kTimeout : FailureKind::kProtocol;
@@ -129,13 +138,13 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
 
   for (const Candidate& candidate : ctx.plan) {
     if (static_cast<int>(ctx.attempts.size()) >= routing_.max_attempts) break;
-    if (!ctx.attempts.empty() && clock_.now() >= deadline) break;
+    const auto started = clock_.now();
+    if (!ctx.attempts.empty() && started >= deadline) break;
     const std::string& upstream_model = candidate.deployment->model;
     const std::string provider_id(candidate.provider->id());
-    const auto started = clock_.now();
 
-    AttemptResult result =
-        co_await candidate.provider->call(UpstreamCall{ctx.body, upstream_model, ctx.stream, ctx.request_id, timeouts});
+    AttemptResult result = co_await candidate.provider->call(
+        UpstreamCall{ctx.body, upstream_model, ctx.stream, ctx.request_id, within(timeouts, deadline - started)});
 
     std::optional<AttemptError> failure;
     Reply reply;

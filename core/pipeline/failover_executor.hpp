@@ -10,7 +10,8 @@
 namespace tollgate::core {
 
 /// Tries ctx.plan in order, at most routing.max_attempts attempts and no new attempt once the
-/// request's deadline (server.request_timeout) has passed. An attempt failing with a retryable
+/// request's deadline (server.request_timeout, from receipt) has passed; no attempt's connect,
+/// first-byte or total deadline reaches past it either (a stream's idle timeout is its own). An attempt failing with a retryable
 /// error (408/409/429/5xx, timeout, connection or protocol error) moves on to the next candidate;
 /// a non-retryable upstream error (other 4xx) is returned as is. A stream is committed only once
 /// its first chunk has arrived: a stream failing before that is one more failed attempt, invisible

@@ -57,6 +57,7 @@ class ScriptedProvider final : public core::Provider {
 
   boost::asio::awaitable<core::AttemptResult> call(core::UpstreamCall call) override {
     models.emplace_back(call.upstream_model);
+    timeouts.push_back(call.timeouts);
     if (clock != nullptr) clock->advance(latency);
     Step step = steps.empty() ? Step{} : steps.front();
     if (!steps.empty()) steps.pop_front();
@@ -68,6 +69,7 @@ class ScriptedProvider final : public core::Provider {
 
   std::deque<Step> steps;
   std::vector<std::string> models;  // upstream models called, in order
+  std::vector<core::AttemptTimeouts> timeouts;  // the deadlines each call was given
   core::ManualClock* clock = nullptr;  // when set, each call advances it by `latency`
   std::chrono::nanoseconds latency{0};
 

@@ -43,10 +43,10 @@ struct Fixture {
     return nullptr;
   }
 
-  Reply execute(int max_attempts = 4) {
+  Reply execute(int max_attempts = 4, std::chrono::milliseconds request_timeout = std::chrono::seconds(600)) {
     tollgate::config::RoutingConfig routing;
     routing.max_attempts = max_attempts;
-    FailoverExecutor executor(routing, std::chrono::seconds(600), clock, metrics);
+    FailoverExecutor executor(routing, request_timeout, clock, metrics);
     return run(executor.handle(ctx, Next{{}}));
   }
 
@@ -261,4 +261,23 @@ TEST_CASE("the router leaves out providers this build cannot call") {
   REQUIRE(plan != nullptr);
   REQUIRE(plan->size() == 1);
   CHECK(plan->front().provider == &a);
+}
+
+TEST_CASE("request_timeout stops new attempts and caps each attempt's deadlines") {
+  Fixture f;
+  f.a.clock = &f.clock;
+  f.a.latency = std::chrono::seconds(50);
+  f.a.steps.push_back(fails(FailureKind::kStatus, 500));
+  f.b.clock = &f.clock;
+  f.b.latency = std::chrono::seconds(20);
+  f.b.steps.push_back(fails(FailureKind::kStatus, 500));
+  Reply reply = f.execute(4, std::chrono::seconds(60));
+  REQUIRE(reply.is_error());
+  // a used 50 s of 60; b got the 10 s left, used 20; c was never tried.
+  CHECK(f.ctx.attempts.size() == 2);
+  CHECK(f.c.models.empty());
+  REQUIRE(f.b.timeouts.size() == 1);
+  CHECK(f.b.timeouts[0].total == std::chrono::seconds(10));
+  CHECK(f.b.timeouts[0].first_byte == std::chrono::seconds(10));
+  CHECK(f.a.timeouts[0].total == std::chrono::seconds(60));  // routing.attempt_timeout (120 s) capped
 }
