@@ -35,16 +35,23 @@ void log_access(const AccessRecord& record, bool json) {
                            {"latency_ms", latency_ms},
                            {"overhead_ms", overhead_ms},
                            {"delivered", record.delivered}};
+    if (!exchange.stream_error.empty()) line["stream_error"] = exchange.stream_error;
     spdlog::info("{}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
   }
+  // Quoted and escaped: the message comes from the upstream.
+  const std::string stream_error =
+      exchange.stream_error.empty()
+          ? std::string()
+          : " stream_error=" + nlohmann::json(exchange.stream_error)
+                                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   spdlog::info(
       "request id={} method={} path={} status={} model={} provider={} deployment={} attempts={} stream={} "
-      "prompt_tokens={} completion_tokens={} latency_ms={:.3f} overhead_ms={:.3f}{}",
+      "prompt_tokens={} completion_tokens={} latency_ms={:.3f} overhead_ms={:.3f}{}{}",
       exchange.request_id, record.request.method_string(), path, record.status,
       exchange.model.empty() ? "-" : exchange.model, provider.empty() ? "-" : provider,
       deployment.empty() ? "-" : deployment, attempts, record.streamed, usage.prompt_tokens, usage.completion_tokens,
-      latency_ms, overhead_ms, record.delivered ? "" : " client_gone=true");
+      latency_ms, overhead_ms, record.delivered ? "" : " client_gone=true", stream_error);
 }
 
 }  // namespace tollgate::server

@@ -20,6 +20,9 @@ struct Exchange {
   // Filled by handlers that know more.
   std::string model;  // a configured model name (bounded: the metrics label), empty otherwise
   std::shared_ptr<const core::RequestContext> request;  // chat: provider, attempts, usage, upstream time
+
+  // Filled by the session.
+  std::string stream_error;  // why a stream ended in an SSE error event after it had started
 };
 
 }  // namespace tollgate::server

@@ -116,7 +116,7 @@ asio::awaitable<bool> write_buffered(beast::tcp_stream& stream, const Request& r
 /// chunked framing is written by hand for that batching: Beast's serializer writes one chunk per
 /// call. An upstream failure mid-stream becomes an SSE error event; the reply still ends cleanly.
 asio::awaitable<bool> write_stream(beast::tcp_stream& stream, const Request& request, HttpReply& reply,
-                                   const Exchange& exchange, bool keep_alive, const config::ServerConfig& limits) {
+                                   Exchange& exchange, bool keep_alive, const config::ServerConfig& limits) {
   const bool chunked = request.version() >= 11;  // HTTP/1.0: no chunking, the close ends the body
   std::string out;
   out.reserve(8 * 1024);
@@ -132,6 +132,7 @@ asio::awaitable<bool> write_stream(beast::tcp_stream& stream, const Request& req
   for (;;) {
     auto next = co_await reply.stream->next();
     if (!next) {
+      exchange.stream_error = next.error().message;
       append_event(out, core::to_openai_json(next.error()), chunked);
       break;
     }
