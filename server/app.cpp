@@ -35,6 +35,19 @@ std::size_t usable_deployments(const config::Config& config, const adapters::Pro
   return usable;
 }
 
+/// The address to listen on: an IP literal, or a name such as `localhost` resolved once at start.
+asio::ip::tcp::endpoint listen_endpoint(asio::io_context& io, const std::string& host, std::uint16_t port) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (!ec) return {address, port};
+  asio::ip::tcp::resolver resolver(io);
+  const auto results = resolver.resolve(host, std::to_string(port), asio::ip::tcp::resolver::passive, ec);
+  if (ec || results.empty())
+    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": server.host is neither an IP "
+                             "address nor a name that resolves" + (ec ? " (" + ec.message() + ")" : std::string()));
+  return results.begin()->endpoint();
+}
+
 std::string display_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
@@ -83,8 +96,7 @@ int App::run() {
   ServerContext server{cfg.server, endpoints, metrics, clock, connections, request_ids, draining,
                        cfg.logging.format == "json"};
 
-  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(cfg.server.host), cfg.server.port);
-  Listener listener(io, server, endpoint);
+  Listener listener(io, server, listen_endpoint(io, cfg.server.host, cfg.server.port));
   listener.start();
   const auto bound = listener.local_endpoint();
   spdlog::info("tollgate {} listening on http://{}:{} ({} threads, {} models, pipeline: {})", TOLLGATE_VERSION,

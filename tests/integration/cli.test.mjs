@@ -96,3 +96,13 @@ test('with no config and no provider keys in the environment it serves mock-1', 
   const { code } = await gw.stop();
   assert.equal(code, 0, gw.output());
 });
+
+test('--host takes a name that resolves, and a host that does not resolve is a clear start-up error', async () => {
+  const gw = await start_tollgate({ config: kGoodConfig, args: ['--host', 'localhost'] });
+  assert.equal((await get(`${gw.url}/health`)).status, 200);
+  await gw.stop();
+
+  const r = run_tollgate(['--config', write_config(kGoodConfig), '--host', 'no-such-host.invalid', '--port', '0']);
+  assert.notEqual(r.status, 0, r.output);
+  assert.match(r.output, /cannot listen on no-such-host\.invalid:0: server\.host is neither an IP address nor a name that resolves/);
+});
