@@ -73,7 +73,16 @@ test('GET /metrics passes promtool and its counters move with traffic', async ()
     { model: 'chat', stream: true, messages: [{ role: 'user', content: unique_prompt('metrics stream') }] });
   assert.equal((await read_sse(res)).done, true);
 
-  const m = await get(`${gw.url}/metrics`);
+  // A request is counted just after its last byte is written, so a client can scrape before the
+  // bookkeeping of the request it has just seen end: scrape until the two requests are in.
+  let m;
+  for (let i = 0; i < 50; ++i) {
+    m = await get(`${gw.url}/metrics`);
+    const settled = parse_metrics(m.text);
+    if (metric_sum(settled, 'tollgate_requests_total') - metric_sum(before_samples, 'tollgate_requests_total') >= 3 &&
+        metric_sum(settled, 'tollgate_inflight_requests') <= 1) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   assert.equal(m.status, 200);
   assert.match(m.headers.get('content-type') ?? '', /^text\/plain/);
   const check = promtool_check(m.text);
