@@ -142,6 +142,8 @@ boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCal
                                   .body = core::to_openai_json(error),
                                   .retry_after = std::nullopt});
   }
+  // The request id travels upstream too, so one id traces a request through both logs.
+  if (!call.request_id.empty()) request->headers.emplace_back("x-request-id", std::string(call.request_id));
 
   if (!call.stream) {
     auto response = co_await client_.send(std::move(*request), call.timeouts);

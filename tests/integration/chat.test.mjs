@@ -70,6 +70,7 @@ test('non-streaming completion: body echoed, headers, usage, request rewritten f
   const sent = await last_upstream_request(kFast);
   assert.equal(sent.method, 'POST');
   assert.equal(sent.headers.authorization, `Bearer ${kSecret}`);
+  assert.equal(sent.headers['x-request-id'], 'it-req-0001', 'the request id is propagated upstream');
   assert.equal(sent.body.model, 'gpt-y');
   assert.deepEqual(sent.body.messages, messages);
   assert.equal(sent.body.temperature, 0.25);
