@@ -29,11 +29,11 @@ std::string_view header_safe(std::string_view value) {
   return bad == std::string_view::npos ? value : value.substr(0, bad);
 }
 
-/// Read errors that just mean "the connection is over", with nothing to answer.
-bool is_quiet_close(const beast::error_code& ec, bool bytes_pending) {
+/// Read errors that just mean "the connection is over", with nothing to answer. A timeout is one:
+/// tcp_stream closes the socket when its deadline passes, so a slow client cannot be answered.
+bool is_quiet_close(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
-         ec == asio::error::connection_reset || ec == http::error::partial_message ||
-         (ec == beast::error::timeout && !bytes_pending);
+         ec == asio::error::connection_reset || ec == http::error::partial_message || ec == beast::error::timeout;
 }
 
 core::GatewayError read_error(const beast::error_code& ec, const config::ServerConfig& limits) {
@@ -44,8 +44,6 @@ core::GatewayError read_error(const beast::error_code& ec, const config::ServerC
   if (ec == http::error::body_limit)
     return core::make_error(ErrorKind::kRequestTooLarge,
                             "Request body exceeds the limit of " + std::to_string(limits.max_body_bytes) + " bytes.");
-  if (ec == beast::error::timeout)
-    return core::make_error(ErrorKind::kInvalidRequest, "Timed out reading the request.");
   return core::make_error(ErrorKind::kInvalidRequest, "Malformed HTTP request: " + ec.message() + ".");
 }
 
@@ -221,7 +219,7 @@ asio::awaitable<void> run_session(tcp::socket socket, ServerContext& server) {
     stream.expires_after(limits.idle_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
     if (ec) {
-      if (!is_quiet_close(ec, buffer.size() > 0)) co_await reject(stream, read_error(ec, limits));
+      if (!is_quiet_close(ec)) co_await reject(stream, read_error(ec, limits));
       break;
     }
     entry->busy = true;
@@ -237,8 +235,7 @@ asio::awaitable<void> run_session(tcp::socket socket, ServerContext& server) {
       stream.expires_after(limits.read_timeout);
       auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (body_ec) {
-        // Bytes of this request are pending, so a timeout here is a slow client worth a 400.
-        if (!is_quiet_close(body_ec, true)) co_await reject(stream, read_error(body_ec, limits));
+        if (!is_quiet_close(body_ec)) co_await reject(stream, read_error(body_ec, limits));
         break;
       }
     }
