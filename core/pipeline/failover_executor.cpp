@@ -171,8 +171,8 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
       }
     } else {
       failure = std::move(result.error());
-      ctx.upstream_time += clock_.now() - started;
     }
+    if (failure) ctx.upstream_time += clock_.now() - started;
 
     ctx.attempts.push_back(AttemptRecord{provider_id, upstream_model, failure, clock_.now() - started});
     const auto attempts = std::to_string(ctx.attempts.size());

@@ -281,3 +281,19 @@ TEST_CASE("request_timeout stops new attempts and caps each attempt's deadlines"
   CHECK(f.b.timeouts[0].first_byte == std::chrono::seconds(10));
   CHECK(f.a.timeouts[0].total == std::chrono::seconds(60));  // routing.attempt_timeout (120 s) capped
 }
+
+TEST_CASE("a stream failing before its first chunk counts its wait as upstream time") {
+  Fixture f;
+  f.ctx.stream = true;
+  f.a.clock = &f.clock;
+  f.a.latency = std::chrono::milliseconds(40);
+  ScriptedProvider::Step broken;
+  broken.fail_at = 0;
+  f.a.steps.push_back(broken);
+  ScriptedProvider::Step good;
+  good.chunks = {chunk("one")};
+  f.b.steps.push_back(good);
+  Reply reply = f.execute();
+  REQUIRE(reply.is_stream());
+  CHECK(f.ctx.upstream_time == std::chrono::milliseconds(40));
+}
