@@ -43,6 +43,7 @@ struct RequestContext {
   Clock::Steady::time_point received_at{};
 
   // Set by the router.
+  const config::ModelConfig* model = nullptr;  // the configured model asked for; null when unknown
   std::vector<Candidate> plan;
 
   // Set by the executor.

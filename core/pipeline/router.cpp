@@ -29,22 +29,23 @@ Router::Router(std::shared_ptr<const config::Config> config, const ProviderLooku
     std::vector<const config::ModelConfig*> visited;
     std::vector<Candidate> plan;
     append_model(*config_, model, lookup, visited, plan);
-    plans_.emplace(model.name, std::move(plan));
+    routes_.emplace(model.name, Route{&model, std::move(plan)});
   }
 }
 
 const std::vector<Candidate>* Router::plan_for(std::string_view model) const {
-  auto it = plans_.find(std::string(model));
-  return it == plans_.end() ? nullptr : &it->second;
+  auto it = routes_.find(model);
+  return it == routes_.end() ? nullptr : &it->second.plan;
 }
 
 boost::asio::awaitable<Reply> Router::handle(RequestContext& ctx, Next next) const {
-  const auto* plan = plan_for(ctx.model_name);
-  if (plan == nullptr)
+  auto route = routes_.find(ctx.model_name);
+  if (route == routes_.end())
     co_return Reply::error(make_error(ErrorKind::kModelNotFound,
                                       "The model `" + ctx.model_name + "` does not exist or you do not have access to it.",
                                       "model"));
-  ctx.plan = *plan;
+  ctx.model = route->second.model;
+  ctx.plan = route->second.plan;
   co_return co_await next(ctx);
 }
 

@@ -74,10 +74,11 @@ boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Ex
   ctx->client_wants_usage = parsed->include_usage;
   ctx->body = std::move(parsed->body);
   ctx->received_at = exchange.received_at;
-  if (config_->find_model(ctx->model_name) != nullptr) exchange.model = ctx->model_name;
   exchange.request = ctx;
 
   core::Reply reply = co_await pipeline_.run(*ctx);
+  // The metrics label is a configured name only, never raw client input.
+  if (ctx->model != nullptr) exchange.model = ctx->model->name;
 
   HttpReply out;
   if (reply.is_error()) {

@@ -30,6 +30,11 @@
 #include "adapters/registry.hpp"
 #include "config/config.hpp"
 #include "config/config_error.hpp"
+#include "support/run.hpp"
+
+using tollgate::testing::pull_all;
+using tollgate::testing::Pulled;
+using tollgate::testing::run;
 
 namespace {
 
@@ -105,37 +110,6 @@ std::string sse_response(const std::string& body, std::size_t piece) {
   }
   out << "0\r\n\r\n";
   return out.str();
-}
-
-/// Runs `task` on `io` until it completes (the fake server keeps io busy forever).
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> task) {
-  auto future = asio::co_spawn(io, std::move(task), asio::use_future);
-  while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    if (io.stopped()) io.restart();
-    io.run_one();
-  }
-  return future.get();
-}
-
-struct Pulled {
-  std::vector<Chunk> chunks;
-  std::optional<GatewayError> error;
-};
-
-Pulled pull_all(asio::io_context& io, tollgate::core::ChunkStream& stream) {
-  Pulled out;
-  for (int i = 0; i < 100; ++i) {
-    auto next = run(io, stream.next());
-    if (next.has_error()) {
-      out.error = next.error();
-      return out;
-    }
-    if (!*next) return out;
-    out.chunks.push_back(std::move(**next));
-  }
-  FAIL("the stream did not end");
-  return out;
 }
 
 struct Fixture {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/mock/mock_provider.hpp"
+#include "support/run.hpp"
 
 using nlohmann::json;
 using tollgate::adapters::MockProvider;
@@ -22,15 +23,11 @@ using tollgate::core::FailureKind;
 using tollgate::core::GatewayError;
 using tollgate::core::UpstreamCall;
 
-namespace {
+using tollgate::testing::pull_all;
+using tollgate::testing::Pulled;
+using tollgate::testing::run;
 
-template <class T>
-T run(boost::asio::awaitable<T> task) {
-  boost::asio::io_context io;
-  auto future = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-  io.run();
-  return future.get();
-}
+namespace {
 
 AttemptResult call(MockProvider& provider, const json& body, std::string_view model, bool stream) {
   return run(provider.call(UpstreamCall{body, model, stream, "req-1", {}}));
@@ -39,27 +36,6 @@ AttemptResult call(MockProvider& provider, const json& body, std::string_view mo
 json user_body(const std::string& text) {
   return {{"model", "mock-1"},
           {"messages", {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", text}}}}};
-}
-
-struct Pulled {
-  std::vector<Chunk> chunks;
-  std::optional<GatewayError> error;
-};
-
-/// Pulls a stream to its end (or its error); fails the test past `limit` chunks.
-Pulled pull_all(tollgate::core::ChunkStream& stream, std::size_t limit = 100) {
-  Pulled out;
-  for (std::size_t i = 0; i < limit; ++i) {
-    auto next = run(stream.next());
-    if (next.has_error()) {
-      out.error = next.error();
-      return out;
-    }
-    if (!*next) return out;
-    out.chunks.push_back(std::move(**next));
-  }
-  FAIL("the stream did not end");
-  return out;
 }
 
 }  // namespace

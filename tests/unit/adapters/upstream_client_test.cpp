@@ -1,6 +1,7 @@
 // Tests for UpstreamClient against tiny in-test HTTP(S) servers on 127.0.0.1 (real sockets).
 #include "adapters/http/upstream_client.hpp"
 #include "adapters/http/url.hpp"
+#include "support/run.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -28,6 +29,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
+
+using tollgate::testing::run;
 
 namespace {
 
@@ -255,20 +258,6 @@ asio::awaitable<void> serve_tls(std::shared_ptr<ServerState> state, tcp::socket 
   if (ec) co_return;
   beast::flat_buffer buffer;
   co_await serve_requests(state, stream, buffer, index);
-}
-
-/// Runs `task` on `ctx` (servers included) until it completes; a hung client fails the test.
-template <class T>
-T run(asio::io_context& ctx, asio::awaitable<T> task) {
-  // A context that ran out of work earlier is stopped until restarted.
-  if (ctx.stopped()) ctx.restart();
-  auto future = asio::co_spawn(ctx, std::move(task), asio::use_future);
-  const auto give_up = std::chrono::steady_clock::now() + 10s;
-  while (future.wait_for(0s) != std::future_status::ready) {
-    if (std::chrono::steady_clock::now() > give_up) FAIL("the client did not finish within 10s");
-    ctx.run_one_for(100ms);
-  }
-  return future.get();
 }
 
 std::shared_ptr<ServerState> start_server(asio::io_context& ctx, Handler handler) {

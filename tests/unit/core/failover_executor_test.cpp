@@ -232,6 +232,13 @@ TEST_CASE("the router orders deployments, appends fallbacks once, and 404s unkno
   CHECK(order == std::vector<std::string>{"a/big", "b/big-b", "b/small"});
   CHECK(plan->back().model->name == "cheap");
 
+  RequestContext known;
+  known.model_name = "smart";
+  run(router.handle(known, Next{{}}));
+  REQUIRE(known.model != nullptr);
+  CHECK(known.model->name == "smart");
+  CHECK(known.plan.size() == 3);
+
   RequestContext ctx;
   ctx.model_name = "nope";
   Reply reply = run(router.handle(ctx, Next{{}}));
