@@ -118,20 +118,36 @@ boost::asio::awaitable<void> HttpChunkStream::drain() {
 }  // namespace
 
 HttpProvider::HttpProvider(config::ProviderConfig config, std::shared_ptr<const Adapter> adapter,
-                           http::UpstreamClient& client)
-    : config_(std::move(config)), adapter_(std::move(adapter)), client_(client) {
+                           http::UpstreamClient& client, core::UpstreamKeys* keys)
+    : config_(std::move(config)), adapter_(std::move(adapter)), client_(client), keys_(keys) {
   // "${OPENAI_API_KEY}" with the variable unset expands to "": that is no key, not an empty one.
   std::erase_if(config_.keys, [](const std::string& key) { return key.empty(); });
 }
 
-std::string_view HttpProvider::next_key() noexcept {
-  if (config_.keys.empty()) return {};
+std::optional<std::string_view> HttpProvider::next_key(std::shared_ptr<const core::UpstreamKey>& held) noexcept {
+  if (keys_ != nullptr) {
+    auto choice = keys_->next(config_.id);
+    if (!choice.key) return choice.provider_has_keys ? std::nullopt : std::optional<std::string_view>(std::string_view{});
+    held = std::move(choice.key);
+    return std::string_view(held->material);
+  }
+  if (config_.keys.empty()) return std::string_view{};
   const auto n = next_key_.fetch_add(1, std::memory_order_relaxed);
   return config_.keys[n % config_.keys.size()];
 }
 
 boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCall call) {
-  const Endpoint endpoint{config_.base_url, next_key()};
+  std::shared_ptr<const core::UpstreamKey> held_key;
+  const auto key = next_key(held_key);
+  if (!key) {
+    co_return failed(AttemptError{.kind = FailureKind::kStatus,
+                                  .status = 503,
+                                  .retryable = true,
+                                  .message = "every key of provider '" + config_.id + "' is disabled",
+                                  .body = {},
+                                  .retry_after = std::nullopt});
+  }
+  const Endpoint endpoint{config_.base_url, *key};
   auto request = adapter_->encode(call, endpoint);
   if (!request) {
     const core::GatewayError error = request.error();

@@ -11,16 +11,20 @@
 #include "adapters/adapter.hpp"
 #include "adapters/http/upstream_client.hpp"
 #include "config/config.hpp"
+#include "core/identity/upstream_keys.hpp"
 #include "core/provider.hpp"
 
 namespace tollgate::adapters {
 
-/// One configured HTTP provider: its adapter bound to its base URL and keys. Keys are used
-/// round-robin across attempts; a provider without keys calls without credentials. Thread-safe:
-/// call() runs concurrently from any strand. The client must outlive the provider.
+/// One configured HTTP provider: its adapter bound to its base URL and keys. Keys come from the
+/// shared pool when one is given (config and API keys, round-robin), else from the config entry;
+/// a provider without any key calls without credentials, one whose keys are all disabled fails
+/// the attempt (retryably, so another deployment can answer). Thread-safe: call() runs
+/// concurrently from any strand. The client and the pool must outlive the provider.
 class HttpProvider final : public core::Provider {
  public:
-  HttpProvider(config::ProviderConfig config, std::shared_ptr<const Adapter> adapter, http::UpstreamClient& client);
+  HttpProvider(config::ProviderConfig config, std::shared_ptr<const Adapter> adapter, http::UpstreamClient& client,
+               core::UpstreamKeys* keys = nullptr);
 
   std::string_view id() const noexcept override { return config_.id; }
   std::string_view type() const noexcept override { return config_.type; }
@@ -32,11 +36,13 @@ class HttpProvider final : public core::Provider {
   boost::asio::awaitable<core::AttemptResult> call(core::UpstreamCall call) override;
 
  private:
-  std::string_view next_key() noexcept;
+  /// The key for one attempt; `held` keeps a pooled key alive while its material is in use.
+  std::optional<std::string_view> next_key(std::shared_ptr<const core::UpstreamKey>& held) noexcept;
 
   config::ProviderConfig config_;
   std::shared_ptr<const Adapter> adapter_;
   http::UpstreamClient& client_;
+  core::UpstreamKeys* keys_;
   std::atomic<std::uint64_t> next_key_{0};
 };
 

@@ -47,7 +47,7 @@ class UnsupportedProvider final : public core::Provider {
 
 }  // namespace
 
-ProviderRegistry::ProviderRegistry(const config::Config& config, http::UpstreamClient& client) {
+ProviderRegistry::ProviderRegistry(const config::Config& config, http::UpstreamClient& client, core::UpstreamKeys* keys) {
   auto openai = std::make_shared<const OpenAiAdapter>();
   providers_.reserve(config.providers.size());
   for (std::size_t i = 0; i < config.providers.size(); ++i) {
@@ -55,7 +55,7 @@ ProviderRegistry::ProviderRegistry(const config::Config& config, http::UpstreamC
     if (provider.type == "openai") {
       config::ProviderConfig resolved = provider;
       if (resolved.base_url.empty()) resolved.base_url = kOpenAiDefaultBaseUrl;
-      providers_.push_back(std::make_unique<HttpProvider>(std::move(resolved), openai, client));
+      providers_.push_back(std::make_unique<HttpProvider>(std::move(resolved), openai, client, keys));
     } else if (provider.type == "mock") {
       providers_.push_back(std::make_unique<MockProvider>(provider.id));
     } else if (provider.type == "anthropic" || provider.type == "gemini") {

@@ -7,6 +7,7 @@
 
 #include "adapters/http/upstream_client.hpp"
 #include "config/config.hpp"
+#include "core/identity/upstream_keys.hpp"
 #include "core/provider.hpp"
 
 namespace tollgate::adapters {
@@ -17,8 +18,9 @@ namespace tollgate::adapters {
 /// client must outlive the registry.
 class ProviderRegistry {
  public:
-  /// Throws config::ConfigError for a provider type it does not know.
-  ProviderRegistry(const config::Config& config, http::UpstreamClient& client);
+  /// Throws config::ConfigError for a provider type it does not know. HTTP providers draw their
+  /// keys from `keys` when given (it must outlive the registry), else from their config entry.
+  ProviderRegistry(const config::Config& config, http::UpstreamClient& client, core::UpstreamKeys* keys = nullptr);
   ~ProviderRegistry();
   ProviderRegistry(const ProviderRegistry&) = delete;
   ProviderRegistry& operator=(const ProviderRegistry&) = delete;

@@ -33,6 +33,7 @@ struct LoggingConfig {
 
 struct AuthConfig {
   std::string mode = "auto";  // auto|virtual-keys|open
+  bool allow_open_on_public = false;  // open auth off loopback: only when forced here
 };
 
 struct StorageConfig {

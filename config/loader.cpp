@@ -247,8 +247,9 @@ class Parser {
   }
 
   void parse_auth(const Field& f, AuthConfig& out) const {
-    if (!check_keys(f, {"mode"})) return;
+    if (!check_keys(f, {"mode", "allow_open_on_public"})) return;
     read(field(f, "mode"), out.mode);
+    read(field(f, "allow_open_on_public"), out.allow_open_on_public);
   }
 
   void parse_storage(const Field& f, StorageConfig& out) const {

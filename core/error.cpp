@@ -16,6 +16,8 @@ constexpr std::array<ErrorInfo, kErrorKindCount> kTable{{
     {404, "invalid_request_error", "model_not_found", false},           // kModelNotFound
     {404, "invalid_request_error", "", false},                          // kRouteNotFound
     {405, "invalid_request_error", "", false},                          // kMethodNotAllowed
+    {404, "invalid_request_error", "not_found", false},                 // kResourceNotFound
+    {409, "invalid_request_error", "conflict", false},                  // kConflict
     {413, "invalid_request_error", "request_too_large", false},         // kRequestTooLarge
     {431, "invalid_request_error", "headers_too_large", false},         // kHeadersTooLarge
     {429, "rate_limit_error", "rate_limit_exceeded", true},             // kRateLimited

@@ -17,6 +17,8 @@ enum class ErrorKind {
   kModelNotFound,        // 404 model_not_found
   kRouteNotFound,        // 404 unknown path
   kMethodNotAllowed,     // 405
+  kResourceNotFound,     // 404 an admin resource (key, virtual key) that does not exist
+  kConflict,             // 409 the resource cannot change that way (e.g. a key from the config file)
   kRequestTooLarge,      // 413
   kHeadersTooLarge,      // 431
   kRateLimited,          // 429 rate_limit_exceeded
@@ -27,7 +29,7 @@ enum class ErrorKind {
   kUpstreamTimeout,      // 504
   kInternal,             // 500 a bug; the message stays generic
 };
-inline constexpr int kErrorKindCount = 15;
+inline constexpr int kErrorKindCount = 17;
 
 /// The static facts of one ErrorKind.
 struct ErrorInfo {

@@ -25,6 +25,7 @@ void log_access(const AccessRecord& record, bool json) {
                            {"method", std::string(record.request.method_string())},
                            {"path", path},
                            {"status", record.status},
+                           {"caller", exchange.caller.id()},
                            {"model", exchange.model},
                            {"provider", provider},
                            {"deployment", deployment},
@@ -46,9 +47,9 @@ void log_access(const AccessRecord& record, bool json) {
           : " stream_error=" + nlohmann::json(exchange.stream_error)
                                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   spdlog::info(
-      "request id={} method={} path={} status={} model={} provider={} deployment={} attempts={} stream={} "
+      "request id={} method={} path={} status={} caller={} model={} provider={} deployment={} attempts={} stream={} "
       "prompt_tokens={} completion_tokens={} latency_ms={:.3f} overhead_ms={:.3f}{}{}",
-      exchange.request_id, record.request.method_string(), path, record.status,
+      exchange.request_id, record.request.method_string(), path, record.status, exchange.caller.id(),
       exchange.model.empty() ? "-" : exchange.model, provider.empty() ? "-" : provider,
       deployment.empty() ? "-" : deployment, attempts, record.streamed, usage.prompt_tokens, usage.completion_tokens,
       latency_ms, overhead_ms, record.delivered ? "" : " client_gone=true", stream_error);

@@ -2,7 +2,9 @@
 #include "server/app.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -14,7 +16,16 @@
 
 #include "adapters/http/upstream_client.hpp"
 #include "adapters/registry.hpp"
+#include "core/identity/authenticator.hpp"
+#include "core/identity/upstream_keys.hpp"
+#include "core/identity/virtual_keys.hpp"
 #include "core/pipeline/stages.hpp"
+#include "core/ratelimit/shared_counters.hpp"
+#include "core/security/sealer.hpp"
+#include "core/store/sqlite_store.hpp"
+#include "server/handlers/admin_audit_handler.hpp"
+#include "server/handlers/admin_keys_handler.hpp"
+#include "server/handlers/admin_virtual_keys_handler.hpp"
 #include "server/handlers/chat_handler.hpp"
 #include "server/handlers/health_handler.hpp"
 #include "server/handlers/metrics_handler.hpp"
@@ -52,6 +63,27 @@ std::string display_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
+std::optional<std::string> env_value(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
+
+/// Stops at start-up when the secret key is not the one the store's keys were sealed with, before
+/// any key is read: a clear message instead of garbage credentials sent upstream.
+void check_secret_key(core::Store& store, const core::Sealer& sealer, const core::SecretKey& secret) {
+  constexpr std::string_view kCheck = "tollgate secret key check";
+  if (auto stored = store.load_meta("secret_check")) {
+    if (sealer.open(*stored, "secret_check") != kCheck)
+      throw std::runtime_error("the secret key from " + secret.source +
+                               " is not the one this data directory's provider keys were stored with; set "
+                               "TOLLGATE_SECRET_KEY to the original key (or restore data/secret.key)");
+    return;
+  }
+  store.put_meta("secret_check", sealer.seal(kCheck, "secret_check"));
+  store.flush();
+}
+
 }  // namespace
 
 App::App(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {}
@@ -67,14 +99,37 @@ int App::run() {
 
   core::SystemClock clock;
   core::Metrics metrics;
+
+  // Identity: the store, the secret that seals provider keys, the key pools, who may call.
+  const auto secret = core::load_secret_key(cfg.storage.data_dir, env_value("TOLLGATE_SECRET_KEY"));
+  if (secret.generated)
+    spdlog::warn("generated a new secret key in {} (mode 0600): back it up with the data directory; stored provider "
+                 "keys cannot be read without it",
+                 secret.source);
+  const core::Sealer sealer(secret.bytes);
+  const auto store = core::open_sqlite_store(cfg.storage.data_dir);
+  check_secret_key(*store, sealer, secret);
+  core::UpstreamKeys upstream_keys(cfg, *store, sealer, store->load_upstream_keys());
+  core::VirtualKeys virtual_keys(*store, store->load_virtual_keys());
+  const auto master_key = env_value("TOLLGATE_MASTER_KEY");
+  const auto endpoint = listen_endpoint(io, cfg.server.host, cfg.server.port);
+  const auto auth_mode = core::resolve_auth_mode(cfg.auth, endpoint.address().is_loopback(), master_key.has_value());
+  const core::Authenticator auth(auth_mode, master_key, virtual_keys, clock);
+  if (auth_mode == core::AuthMode::kOpen)
+    spdlog::warn("auth is open: any client that can reach tollgate may call it without a key{}",
+                 master_key ? "" : ", and the admin API needs no master key (set TOLLGATE_MASTER_KEY to close it)");
+  else if (!master_key)
+    spdlog::warn("TOLLGATE_MASTER_KEY is not set: the admin API is disabled, so no virtual key can be issued");
+  const auto counters = core::make_in_process_counters();
+
   adapters::http::UpstreamClient client(io.get_executor(), adapters::http::UpstreamClient::Options{});
-  adapters::ProviderRegistry providers(cfg, client);
+  adapters::ProviderRegistry providers(cfg, client, &upstream_keys);
   for (const auto* provider : providers.all())
     if (!provider->available())
       spdlog::warn("provider '{}' has type '{}', which this build cannot call yet: its deployments are skipped",
                    provider->id(), provider->type());
   const core::Pipeline chat_pipeline = core::build_chat_pipeline(core::StageDeps{
-      config_, [&providers](std::string_view id) { return providers.find(id); }, clock, metrics});
+      config_, [&providers](std::string_view id) { return providers.find(id); }, clock, metrics, *counters});
 
   std::atomic<bool> draining{false};
   const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
@@ -82,6 +137,10 @@ int App::run() {
   ModelsHandler models(config_, now_unix);
   HealthHandler health(config_, clock, usable_deployments(cfg, providers), draining);
   MetricsHandler metrics_handler(metrics, cfg.metrics.bearer_token);
+  const AdminServices admin{config_, upstream_keys, virtual_keys, *store, clock};
+  AdminKeysHandler admin_keys(admin);
+  AdminVirtualKeysHandler admin_virtual_keys(admin);
+  AdminAuditHandler admin_audit(admin);
 
   EndpointTable endpoints;
   endpoints.add(http::verb::post, "/v1/chat/completions", Access::kCaller, chat);
@@ -90,18 +149,27 @@ int App::run() {
   endpoints.add(http::verb::get, "/health", Access::kPublic, health);
   endpoints.add(http::verb::get, "/health/ready", Access::kPublic, health);
   endpoints.add(http::verb::get, "/metrics", Access::kPublic, metrics_handler);
+  endpoints.add(http::verb::post, "/api/v1/keys", Access::kAdmin, admin_keys);
+  endpoints.add(http::verb::get, "/api/v1/keys", Access::kAdmin, admin_keys);
+  for (auto verb : {http::verb::get, http::verb::patch, http::verb::delete_})
+    endpoints.add(verb, "/api/v1/keys/", Access::kAdmin, admin_keys);
+  endpoints.add(http::verb::post, "/api/v1/virtual-keys", Access::kAdmin, admin_virtual_keys);
+  endpoints.add(http::verb::get, "/api/v1/virtual-keys", Access::kAdmin, admin_virtual_keys);
+  for (auto verb : {http::verb::get, http::verb::patch, http::verb::delete_, http::verb::post})
+    endpoints.add(verb, "/api/v1/virtual-keys/", Access::kAdmin, admin_virtual_keys);
+  endpoints.add(http::verb::get, "/api/v1/audit", Access::kAdmin, admin_audit);
 
   Connections connections;
   RequestIds request_ids(std::random_device{}() ^ static_cast<std::uint64_t>(now_unix) << 20);
-  ServerContext server{cfg.server, endpoints, metrics, clock, connections, request_ids, draining,
+  ServerContext server{cfg.server, endpoints, metrics, clock, connections, request_ids, draining, auth, *store,
                        cfg.logging.format == "json"};
 
-  Listener listener(io, server, listen_endpoint(io, cfg.server.host, cfg.server.port));
+  Listener listener(io, server, endpoint);
   listener.start();
   const auto bound = listener.local_endpoint();
-  spdlog::info("tollgate {} listening on http://{}:{} ({} threads, {} models, pipeline: {})", TOLLGATE_VERSION,
+  spdlog::info("tollgate {} listening on http://{}:{} ({} threads, {} models, auth {}, pipeline: {})", TOLLGATE_VERSION,
                display_host(bound.address().to_string()), bound.port(), threads, cfg.models.size(),
-               fmt::join(chat_pipeline.names(), " > "));
+               auth_mode == core::AuthMode::kOpen ? "open" : "virtual-keys", fmt::join(chat_pipeline.names(), " > "));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer grace(io);
@@ -133,6 +201,8 @@ int App::run() {
   signals.clear(ignored);
   std::signal(SIGINT, SIG_IGN);
   std::signal(SIGTERM, SIG_IGN);
+  // Every queued write (audit entries of the requests just finished included) reaches the disk.
+  store->flush();
   spdlog::info("tollgate stopped{}", forced ? " (grace period expired)" : "");
   if (forced) {
     // Sessions still suspended hold references to the services above; skip their unwinding.

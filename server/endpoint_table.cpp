@@ -2,6 +2,7 @@
 #include "server/endpoint_table.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace tollgate::server {
 namespace {
@@ -14,6 +15,9 @@ bool matches(const Endpoint& endpoint, std::string_view path) {
 }  // namespace
 
 void EndpointTable::add(http::verb method, std::string path, Access access, Handler& handler) {
+  // Auth covers every route except the declared allowlist: a public route must be on it.
+  if (access == Access::kPublic && std::find(std::begin(kPublicRoutes), std::end(kPublicRoutes), path) == std::end(kPublicRoutes))
+    throw std::logic_error("route " + path + " is public but not in kPublicRoutes");
   Endpoint endpoint{method, std::move(path), access, &handler, {}};
   endpoints_.push_back(std::move(endpoint));
   // Route labels point into the stored paths, so fix them up after every (re)allocation.

@@ -23,8 +23,9 @@ class Handler {
   virtual boost::asio::awaitable<HttpReply> handle(const Request& request, Exchange& exchange) = 0;
 };
 
-/// Whether a route is behind caller authentication. Everything is, except the allowlist below.
-enum class Access { kCaller, kPublic };
+/// Who may call a route: callers (a virtual key, or anyone in open mode), the operator (the master
+/// key), or anyone — the last only for the allowlist below.
+enum class Access { kCaller, kAdmin, kPublic };
 
 struct Endpoint {
   http::verb method;

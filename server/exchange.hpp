@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/clock.hpp"
+#include "core/identity/caller.hpp"
 #include "core/pipeline/request_context.hpp"
 
 namespace tollgate::server {
@@ -16,6 +17,8 @@ struct Exchange {
   std::string request_id;  // the client's x-request-id, or a generated one
   core::Clock::Steady::time_point received_at{};
   std::string_view route = "unknown";  // endpoint path, the metrics label
+  bool client_route = false;           // a client API route (audited per request)
+  core::Caller caller;                 // who asks, once authenticated
 
   // Filled by handlers that know more.
   std::string model;  // a configured model name (bounded: the metrics label), empty otherwise

@@ -1,4 +1,4 @@
-// tollgate's command line: serve (the default), check-config, --version.
+// tollgate's command line: serve (the default), check-config, --version, and the admin API helpers (keys, virtual-keys).
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -9,6 +9,7 @@
 
 #include "config/loader.hpp"
 #include "server/app.hpp"
+#include "server/cli/admin_commands.hpp"
 #include "server/logging.hpp"
 
 namespace {
@@ -89,6 +90,7 @@ int main(int argc, char** argv) {
   auto* check_cmd = cli.add_subcommand("check-config", "Validate a config file and print the resolved model table");
   serve_cmd->fallthrough();
   check_cmd->fallthrough();
+  server::cli::AdminCommands admin(cli);
 
   try {
     cli.parse(argc, argv);
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
 
   try {
     if (check_cmd->parsed()) return check_config(options);
+    if (admin.selected()) return admin.run(server::cli::process_io());
     return serve(options);
   } catch (const config::ConfigError& e) {
     std::cerr << "config error: " << e.what() << "\n";

@@ -5,6 +5,8 @@
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
+#include "core/identity/authenticator.hpp"
+#include "core/store/store.hpp"
 #include "core/metrics/metrics.hpp"
 #include "server/connections.hpp"
 #include "server/endpoint_table.hpp"
@@ -20,6 +22,8 @@ struct ServerContext {
   Connections& connections;
   RequestIds& request_ids;
   std::atomic<bool>& draining;  // set once on SIGTERM/SIGINT
+  const core::Authenticator& auth;
+  core::Store& store;           // request audit entries
   bool json_logs = false;
 };
 

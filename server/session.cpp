@@ -11,6 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "server/access_log.hpp"
+#include "server/credentials.hpp"
+#include "server/request_audit.hpp"
 
 namespace tollgate::server {
 namespace {
@@ -166,14 +168,26 @@ asio::awaitable<bool> serve(beast::tcp_stream& stream, const Request& request, c
   auto match = server.endpoints.match(request.method(), request.target());
   if (match.endpoint != nullptr) {
     exchange.route = match.endpoint->route;
-    bool crashed = false;
-    try {
-      reply = co_await match.endpoint->handler->handle(request, exchange);
-    } catch (const std::exception& e) {
-      spdlog::error("request {}: handler for {} failed: {}", exchange.request_id, exchange.route, e.what());
-      crashed = true;
+    exchange.client_route = match.endpoint->access == Access::kCaller;
+    std::optional<core::GatewayError> denied;
+    if (match.endpoint->access != Access::kPublic) {
+      const auto credential = presented_credential(request);
+      auto caller = match.endpoint->access == Access::kAdmin ? server.auth.admin(credential) : server.auth.client(credential);
+      if (caller) exchange.caller = std::move(*caller);
+      else denied = caller.error();
     }
-    if (crashed) reply = HttpReply::error(core::make_error(core::ErrorKind::kInternal, "Internal error."));
+    if (denied) {
+      reply = HttpReply::error(*denied);
+    } else {
+      bool crashed = false;
+      try {
+        reply = co_await match.endpoint->handler->handle(request, exchange);
+      } catch (const std::exception& e) {
+        spdlog::error("request {}: handler for {} failed: {}", exchange.request_id, exchange.route, e.what());
+        crashed = true;
+      }
+      if (crashed) reply = HttpReply::error(core::make_error(core::ErrorKind::kInternal, "Internal error."));
+    }
   } else {
     reply = HttpReply::error(*match.error);
   }
@@ -192,7 +206,12 @@ asio::awaitable<bool> serve(beast::tcp_stream& stream, const Request& request, c
   const auto overhead = std::max(total - upstream, std::chrono::nanoseconds{0});
   server.metrics.request_finished(exchange.route, exchange.model.empty() ? "" : exchange.model, static_cast<int>(status),
                                   seconds(total), seconds(overhead));
-  log_access(AccessRecord{request, exchange, status, total, overhead, delivered, streamed}, server.json_logs);
+  const AccessRecord record{request, exchange, status, total, overhead, delivered, streamed};
+  log_access(record, server.json_logs);
+  if (exchange.client_route) {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(server.clock.wall_now().time_since_epoch());
+    audit_request(server.store, record, now.count());
+  }
   co_return delivered && keep_alive;
 }
 

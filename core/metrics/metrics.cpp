@@ -42,7 +42,15 @@ Metrics::Metrics()
       upstream_requests_(BuildCounter().Name("tollgate_upstream_requests_total").Help("Upstream attempts by provider, deployment and status.").Register(*registry_)),
       upstream_duration_(BuildHistogram().Name("tollgate_upstream_duration_seconds").Help("Upstream attempt duration (streams: to the last chunk).").Register(*registry_)),
       ttft_(BuildHistogram().Name("tollgate_time_to_first_token_seconds").Help("Streamed requests: receipt to the first upstream chunk.").Register(*registry_)),
-      inflight_(&BuildGauge().Name("tollgate_inflight_requests").Help("Client requests being handled now.").Register(*registry_).Add({})) {}
+      inflight_(&BuildGauge().Name("tollgate_inflight_requests").Help("Client requests being handled now.").Register(*registry_).Add({})) {
+  auto& rate_limited = BuildCounter().Name("tollgate_rate_limited_total").Help("Requests refused by a virtual key's rate limit, by scope (rpm, tpm).").Register(*registry_);
+  rate_limited_rpm_ = &rate_limited.Add({{"scope", "rpm"}});
+  rate_limited_tpm_ = &rate_limited.Add({{"scope", "tpm"}});
+}
+
+void Metrics::rate_limited(std::string_view scope) {
+  (scope == "tpm" ? rate_limited_tpm_ : rate_limited_rpm_)->Increment();
+}
 
 void Metrics::request_finished(std::string_view route, std::string_view model, int status, double duration_s,
                                double overhead_s) {

@@ -33,6 +33,8 @@ class Metrics {
                         double duration_s);
   void time_to_first_token(std::string_view model, double seconds);
   void inflight_add(double delta) { inflight_->Increment(delta); }
+  /// A request refused by a rate limit; `scope` is "rpm" or "tpm".
+  void rate_limited(std::string_view scope);
 
   /// The Prometheus text exposition of everything registered.
   std::string serialize() const;
@@ -57,6 +59,8 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>& upstream_duration_;
   prometheus::Family<prometheus::Histogram>& ttft_;
   prometheus::Gauge* inflight_;
+  prometheus::Counter* rate_limited_rpm_;
+  prometheus::Counter* rate_limited_tpm_;
 
   mutable std::mutex mutex_;  // guards the caches below only
   std::unordered_map<std::string, RequestSeries> request_series_;

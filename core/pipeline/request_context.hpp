@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
+#include "core/identity/caller.hpp"
 #include "core/pipeline/reply.hpp"
 #include "core/provider.hpp"
 
@@ -41,6 +43,7 @@ struct RequestContext {
   bool stream = false;          // body.stream
   bool client_wants_usage = false;  // body.stream_options.include_usage
   Clock::Steady::time_point received_at{};
+  Caller caller;                // who asks (set by the server's authentication)
 
   // Set by the router.
   const config::ModelConfig* model = nullptr;  // the configured model asked for; null when unknown
@@ -53,6 +56,21 @@ struct RequestContext {
   std::chrono::nanoseconds upstream_time{0};  // time spent waiting on upstreams (all attempts)
   std::optional<Clock::Steady::time_point> first_token_at;
   std::optional<Usage> usage;  // the answering upstream's usage, once known
+
+  /// Work to do once the reply is over (written, failed or abandoned by the client): stages add
+  /// settlements here (e.g. correcting a token estimate with the real usage). settle() runs them
+  /// once, in order; the destructor runs any that are left, so none is lost.
+  std::vector<std::function<void(const RequestContext&)>> settlers;
+  void settle() {
+    auto pending = std::move(settlers);
+    settlers.clear();
+    for (auto& settler : pending) settler(*this);
+  }
+
+  RequestContext() = default;
+  RequestContext(const RequestContext&) = delete;
+  RequestContext& operator=(const RequestContext&) = delete;
+  ~RequestContext() { settle(); }
 };
 
 }  // namespace tollgate::core

@@ -2,11 +2,15 @@
 #include "core/pipeline/stages.hpp"
 
 #include "core/pipeline/failover_executor.hpp"
+#include "core/pipeline/model_access.hpp"
+#include "core/pipeline/rate_limit.hpp"
 
 namespace tollgate::core {
 
 Pipeline build_chat_pipeline(const StageDeps& deps) {
   std::vector<std::unique_ptr<Middleware>> stages;
+  stages.push_back(std::make_unique<ModelAccess>());
+  stages.push_back(std::make_unique<RateLimit>(deps.counters, deps.clock, deps.metrics));
   stages.push_back(std::make_unique<Router>(deps.config, deps.providers));
   stages.push_back(std::make_unique<FailoverExecutor>(deps.config->routing, deps.config->server.request_timeout,
                                                       deps.clock, deps.metrics));

@@ -7,6 +7,7 @@
 #include "core/metrics/metrics.hpp"
 #include "core/pipeline/middleware.hpp"
 #include "core/pipeline/router.hpp"
+#include "core/ratelimit/shared_counters.hpp"
 
 namespace tollgate::core {
 
@@ -16,6 +17,7 @@ struct StageDeps {
   ProviderLookup providers;
   const Clock& clock;
   Metrics& metrics;
+  SharedCounters& counters;
 };
 
 /// The chat pipeline in DESIGN.md order: auth ▶ rate limit ▶ budget ▶ cache ▶ dedup ▶ router ▶

@@ -74,6 +74,7 @@ boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Ex
   ctx->client_wants_usage = parsed->include_usage;
   ctx->body = std::move(parsed->body);
   ctx->received_at = exchange.received_at;
+  ctx->caller = exchange.caller;
   exchange.request = ctx;
 
   core::Reply reply = co_await pipeline_.run(*ctx);

@@ -5,6 +5,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -170,11 +171,13 @@ export function write_config(config, dir = make_temp_dir()) {
 
 /// Starts tollgate on port 0 and waits for its `listening on http://HOST:PORT` line.
 /// options: config (object|string|null: null means no --config), args (extra), env (extra),
-///          log_level ('info').
-export async function start_tollgate({ config = null, args = [], env = {}, log_level = 'info' } = {}) {
+///          log_level ('info'), data_dir (default: a fresh `data` folder in a temp dir; pass the
+///          `data_dir` of an earlier run to restart on the same state).
+export async function start_tollgate({ config = null, args = [], env = {}, log_level = 'info', data_dir = null } = {}) {
   const bin = tollgate_bin();
   const dir = make_temp_dir();
-  const argv = ['--port', '0', '--data-dir', path.join(dir, 'data'), '--log-level', log_level];
+  const data = data_dir ?? path.join(dir, 'data');
+  const argv = ['--port', '0', '--data-dir', data, '--log-level', log_level];
   let config_file = null;
   if (config !== null) {
     config_file = write_config(config, dir);
@@ -198,6 +201,7 @@ export async function start_tollgate({ config = null, args = [], env = {}, log_l
     url,
     config_file,
     dir,
+    data_dir: data,
     output: () => child.output,
     stop: () => child.stop(),
   };
@@ -232,6 +236,60 @@ export async function post_json(url, body, headers = {}) {
 
 export async function get(url, headers = {}) {
   return read_response(await fetch(url, { headers }));
+}
+
+/// Any method, with the path sent byte for byte (no dot-segment or percent normalisation, unlike
+/// fetch), so tests can send `..` paths. `body`: undefined (none), a Buffer or string (as is), or
+/// a value sent as JSON. Returns {status, headers (a Headers), text, json} like post_json.
+export function request(method, url, body = undefined, headers = {}) {
+  const m = /^http:\/\/([^/:]+|\[[^\]]+\]):(\d+)(\/.*)?$/.exec(url);
+  if (!m) throw new Error(`request(): not an http://host:port/path URL: ${url}`);
+  let payload = null;
+  if (Buffer.isBuffer(body)) payload = body;
+  else if (typeof body === 'string') payload = Buffer.from(body, 'utf8');
+  else if (body !== undefined) payload = Buffer.from(JSON.stringify(body), 'utf8');
+  const all = { ...(payload !== null ? { 'content-type': 'application/json' } : {}), ...headers };
+  if (payload !== null) all['content-length'] = String(payload.length);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]), path: m[3] ?? '/', method, headers: all },
+      (res) => {
+        const parts = [];
+        res.on('data', (d) => parts.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(parts).toString('utf8');
+          let json;
+          try { json = JSON.parse(text); } catch { json = undefined; }
+          const response_headers = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) {
+            response_headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+          }
+          resolve({ status: res.statusCode, headers: response_headers, text, json });
+        });
+        res.on('error', reject);
+      });
+    req.on('error', reject);
+    req.end(payload ?? undefined);
+  });
+}
+
+/// Polls `probe` (async, returns a value or throws/returns falsy) until it yields a truthy value;
+/// for effects that land just after a response (audit entries, metrics). Throws the last error.
+export async function eventually(probe, { timeout_ms = 3000, interval_ms = 25 } = {}) {
+  const deadline = performance.now() + timeout_ms;
+  let last_error = null;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+      last_error = null;
+    } catch (e) {
+      last_error = e;
+    }
+    if (performance.now() >= deadline) {
+      throw last_error ?? new Error(`eventually(): the condition did not hold within ${timeout_ms} ms`);
+    }
+    await new Promise((resolve) => { setTimeout(resolve, interval_ms); });
+  }
 }
 
 async function read_response(res) {

@@ -189,7 +189,7 @@ models:
 
 TEST_CASE("error: unknown key with nothing close lists the known keys") {
   const ConfigError e = load_error(kMinimal + "auth: {password: x}\n");
-  CHECK(std::string(e.what()) == "tollgate.yaml: auth.password: unknown key (known: mode)");
+  CHECK(std::string(e.what()) == "tollgate.yaml: auth.password: unknown key (known: mode, allow_open_on_public)");
 }
 
 TEST_CASE("error: wrong type") {

@@ -74,6 +74,8 @@ TEST_CASE("the chat pipeline is built in DESIGN.md order with the executor last"
   auto config = std::make_shared<tollgate::config::Config>();
   ManualClock clock;
   Metrics metrics;
-  Pipeline pipeline = build_chat_pipeline(StageDeps{config, [](std::string_view) -> Provider* { return nullptr; }, clock, metrics});
-  CHECK(pipeline.names() == std::vector<std::string_view>{"router", "executor"});
+  auto counters = make_in_process_counters();
+  Pipeline pipeline = build_chat_pipeline(
+      StageDeps{config, [](std::string_view) -> Provider* { return nullptr; }, clock, metrics, *counters});
+  CHECK(pipeline.names() == std::vector<std::string_view>{"auth", "rate_limit", "router", "executor"});
 }

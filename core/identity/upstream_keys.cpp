@@ -1,0 +1,123 @@
+// UpstreamKeys: provider key pools over config keys and sealed API keys.
+#include "core/identity/upstream_keys.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "core/security/tokens.hpp"
+
+namespace tollgate::core {
+namespace {
+
+using KeyMap = std::unordered_map<std::string, std::shared_ptr<const UpstreamKey>>;
+
+/// Config keys first (in config order), then API keys by creation time.
+std::vector<std::shared_ptr<const UpstreamKey>> sorted(const KeyMap& keys, std::string_view provider_id) {
+  std::vector<std::shared_ptr<const UpstreamKey>> out;
+  for (const auto& [id, key] : keys)
+    if (provider_id.empty() || key->record.provider_id == provider_id) out.push_back(key);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    if (a->from_config != b->from_config) return a->from_config;
+    if (a->record.created_at != b->record.created_at) return a->record.created_at < b->record.created_at;
+    if (a->record.id.size() != b->record.id.size()) return a->record.id.size() < b->record.id.size();
+    return a->record.id < b->record.id;
+  });
+  return out;
+}
+
+}  // namespace
+
+UpstreamKeys::UpstreamKeys(const config::Config& config, Store& store, const Sealer& sealer,
+                           std::vector<UpstreamKeyRecord> loaded)
+    : store_(store), sealer_(sealer) {
+  for (const auto& provider : config.providers) {
+    std::size_t n = 0;
+    for (const auto& material : provider.keys) {
+      // "${OPENAI_API_KEY}" with the variable unset expands to "": that is no key.
+      if (material.empty()) continue;
+      auto key = std::make_shared<UpstreamKey>();
+      key->record.id = "cfg_" + provider.id + "_" + std::to_string(n++);
+      key->record.provider_id = provider.id;
+      key->record.fingerprint = fingerprint(material);
+      key->material = material;
+      key->from_config = true;
+      by_id_[key->record.id] = std::move(key);
+    }
+  }
+  for (auto& record : loaded) {
+    auto material = sealer_.open(record.sealed, record.id);
+    if (!material)
+      throw std::runtime_error("stored upstream key " + record.id +
+                               " cannot be decrypted: TOLLGATE_SECRET_KEY (or data/secret.key) is not the key it was "
+                               "stored with");
+    auto key = std::make_shared<UpstreamKey>();
+    key->record = std::move(record);
+    key->material = std::move(*material);
+    by_id_[key->record.id] = std::move(key);
+  }
+  std::lock_guard lock(mutex_);
+  for (const auto& provider : config.providers) rebuild_locked(provider.id);
+  for (const auto& [id, key] : by_id_) rebuild_locked(key->record.provider_id);
+}
+
+void UpstreamKeys::rebuild_locked(const std::string& provider_id) {
+  auto pool = std::make_shared<Pool>();
+  bool any = false;
+  for (auto& key : sorted(by_id_, provider_id)) {
+    any = true;
+    if (key->record.state == "active") pool->push_back(std::move(key));
+  }
+  active_[provider_id] = std::move(pool);
+  has_keys_[provider_id] = any;
+}
+
+KeyChoice UpstreamKeys::next(std::string_view provider_id) {
+  std::shared_ptr<const Pool> pool;
+  bool any = false;
+  {
+    std::lock_guard lock(mutex_);
+    const std::string id(provider_id);
+    if (auto it = active_.find(id); it != active_.end()) pool = it->second;
+    if (auto it = has_keys_.find(id); it != has_keys_.end()) any = it->second;
+  }
+  if (!pool || pool->empty()) return KeyChoice{nullptr, any};
+  const auto n = cursor_.fetch_add(1, std::memory_order_relaxed);
+  return KeyChoice{(*pool)[n % pool->size()], true};
+}
+
+std::shared_ptr<const UpstreamKey> UpstreamKeys::find(std::string_view id) const {
+  std::lock_guard lock(mutex_);
+  auto it = by_id_.find(std::string(id));
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<const UpstreamKey>> UpstreamKeys::list(std::string_view provider_id) const {
+  std::lock_guard lock(mutex_);
+  return sorted(by_id_, provider_id);
+}
+
+void UpstreamKeys::put(UpstreamKeyRecord record, std::string material, Store::Done done) {
+  record.sealed = sealer_.seal(material, record.id);
+  record.fingerprint = fingerprint(material);
+  auto key = std::make_shared<UpstreamKey>();
+  key->record = record;
+  key->material = std::move(material);
+  std::lock_guard lock(mutex_);
+  const std::string provider_id = key->record.provider_id;
+  by_id_[key->record.id] = std::move(key);
+  rebuild_locked(provider_id);
+  store_.put_upstream_key(std::move(record), std::move(done));
+}
+
+bool UpstreamKeys::remove(std::string_view id, Store::Done done) {
+  std::lock_guard lock(mutex_);
+  auto it = by_id_.find(std::string(id));
+  if (it == by_id_.end() || it->second->from_config) return false;
+  const std::string provider_id = it->second->record.provider_id;
+  by_id_.erase(it);
+  rebuild_locked(provider_id);
+  store_.delete_upstream_key(std::string(id), std::move(done));
+  return true;
+}
+
+}  // namespace tollgate::core

@@ -1,0 +1,69 @@
+// UpstreamKeys: one pool of provider keys per provider, from the config file and the admin API.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/security/sealer.hpp"
+#include "core/store/store.hpp"
+
+namespace tollgate::core {
+
+/// One usable provider key. `material` is the secret: never logged, never returned.
+struct UpstreamKey {
+  UpstreamKeyRecord record;  // id, provider, fingerprint, state…; `sealed` empty for config keys
+  std::string material;
+  bool from_config = false;
+};
+
+/// The key a request should use, or why there is none.
+struct KeyChoice {
+  std::shared_ptr<const UpstreamKey> key;  // null: call without credentials, or no key usable
+  bool provider_has_keys = false;          // true with a null key: every key is disabled
+};
+
+/// Keys of every provider. Config keys (ids `cfg_<provider>_<n>`, read-only) and API keys (sealed
+/// in the store) form one pool per provider. Thread-safe: next() copies one shared_ptr under a
+/// short lock; a change builds a new snapshot for its provider, so a registered key is used by
+/// the very next request.
+class UpstreamKeys {
+ public:
+  /// Opens every stored key with `sealer`; throws std::runtime_error when one cannot be opened
+  /// (the secret key changed), naming the key id, never the material.
+  UpstreamKeys(const config::Config& config, Store& store, const Sealer& sealer, std::vector<UpstreamKeyRecord> loaded);
+
+  /// The next active key of `provider_id`, round-robin.
+  KeyChoice next(std::string_view provider_id);
+
+  std::shared_ptr<const UpstreamKey> find(std::string_view id) const;
+  /// Every key (of one provider when `provider_id` is not empty), config keys first, then by creation.
+  std::vector<std::shared_ptr<const UpstreamKey>> list(std::string_view provider_id = {}) const;
+
+  /// Creates or replaces an API key (seals `material` into the record) and queues it for the store.
+  void put(UpstreamKeyRecord record, std::string material, Store::Done done);
+  /// Removes an API key; false when there is no such API key.
+  bool remove(std::string_view id, Store::Done done);
+
+  const Sealer& sealer() const noexcept { return sealer_; }
+
+ private:
+  using Pool = std::vector<std::shared_ptr<const UpstreamKey>>;
+  void rebuild_locked(const std::string& provider_id);
+
+  Store& store_;
+  const Sealer& sealer_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const UpstreamKey>> by_id_;
+  std::unordered_map<std::string, std::shared_ptr<const Pool>> active_;  // provider → active keys
+  std::unordered_map<std::string, bool> has_keys_;                      // provider → any key at all
+  std::atomic<std::uint64_t> cursor_{0};
+};
+
+}  // namespace tollgate::core

@@ -1,0 +1,23 @@
+// Awaiting the store's writer thread from a coroutine: commits and queued reads.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "core/store/store.hpp"
+
+namespace tollgate::core {
+
+/// Calls `submit` with a Store::Done and suspends until the store calls it; resumes on the
+/// caller's executor (never on the writer thread) with whether the write was committed.
+/// Usage: build the std::function as a named local, then `co_await committed(std::move(submit))`.
+/// Never pass a lambda straight into the co_await expression: g++ 12 miscompiles the temporaries
+/// (a converted lambda destroyed at the wrong address; the admin handlers crashed that way).
+boost::asio::awaitable<bool> committed(std::function<void(Store::Done)> submit);
+
+/// Store::query_audit, resumed on the caller's executor.
+boost::asio::awaitable<std::vector<AuditRecord>> query_audit(Store& store, AuditQuery query);
+
+}  // namespace tollgate::core

@@ -1,0 +1,741 @@
+// SQLite store: one connection owned by one writer thread that runs every job in FIFO order and commits in groups.
+#include "core/store/sqlite_store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace tollgate::core {
+namespace {
+
+/// Forward migrations: entry i brings the schema from version i to i + 1, in its own transaction.
+/// Append new versions; never edit a released entry.
+constexpr std::array<const char*, 1> kMigrations = {
+    // 1: the first schema.
+    R"sql(
+CREATE TABLE meta (
+  name  TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL
+) STRICT;
+CREATE TABLE upstream_keys (
+  id           TEXT PRIMARY KEY NOT NULL,
+  provider_id  TEXT NOT NULL,
+  sealed       TEXT NOT NULL,
+  fingerprint  TEXT NOT NULL,
+  state        TEXT NOT NULL,
+  state_reason TEXT NOT NULL,
+  metadata     TEXT NOT NULL,
+  rpm          INTEGER,
+  tpm          INTEGER,
+  weight       REAL NOT NULL,
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL
+) STRICT;
+CREATE TABLE virtual_keys (
+  id         TEXT PRIMARY KEY NOT NULL,
+  name       TEXT NOT NULL,
+  key_hash   TEXT NOT NULL,
+  hint       TEXT NOT NULL,
+  models     TEXT NOT NULL,
+  rpm        INTEGER,
+  tpm        INTEGER,
+  budget     TEXT NOT NULL,
+  team       TEXT NOT NULL,
+  project    TEXT NOT NULL,
+  customer   TEXT NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX virtual_keys_key_hash ON virtual_keys (key_hash);
+CREATE TABLE audit (
+  id     INTEGER PRIMARY KEY AUTOINCREMENT,
+  at     INTEGER NOT NULL,
+  kind   TEXT NOT NULL,
+  actor  TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  detail TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_at ON audit (at);
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
+
+/// Most jobs committed in one transaction.
+constexpr std::size_t kMaxBatch = 1000;
+
+// Upserts rather than INSERT OR REPLACE: REPLACE would also delete another row that clashes on a
+// unique index (a virtual key with the same hash) instead of failing the job.
+constexpr const char* kPutMeta =
+    "INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+constexpr const char* kLoadMeta = "SELECT value FROM meta WHERE name = ?1";
+constexpr const char* kPutUpstreamKey =
+    "INSERT INTO upstream_keys (id, provider_id, sealed, fingerprint, state, state_reason, metadata, rpm, tpm, "
+    "weight, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+    "ON CONFLICT (id) DO UPDATE SET provider_id = excluded.provider_id, sealed = excluded.sealed, "
+    "fingerprint = excluded.fingerprint, state = excluded.state, state_reason = excluded.state_reason, "
+    "metadata = excluded.metadata, rpm = excluded.rpm, tpm = excluded.tpm, weight = excluded.weight, "
+    "created_at = excluded.created_at, updated_at = excluded.updated_at";
+constexpr const char* kLoadUpstreamKeys =
+    "SELECT id, provider_id, sealed, fingerprint, state, state_reason, metadata, rpm, tpm, weight, created_at, "
+    "updated_at FROM upstream_keys ORDER BY id";
+constexpr const char* kDeleteUpstreamKey = "DELETE FROM upstream_keys WHERE id = ?1";
+constexpr const char* kPutVirtualKey =
+    "INSERT INTO virtual_keys (id, name, key_hash, hint, models, rpm, tpm, budget, team, project, customer, "
+    "expires_at, revoked_at, created_at, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, key_hash = excluded.key_hash, hint = excluded.hint, "
+    "models = excluded.models, rpm = excluded.rpm, tpm = excluded.tpm, budget = excluded.budget, "
+    "team = excluded.team, project = excluded.project, customer = excluded.customer, "
+    "expires_at = excluded.expires_at, revoked_at = excluded.revoked_at, created_at = excluded.created_at, "
+    "updated_at = excluded.updated_at";
+constexpr const char* kLoadVirtualKeys =
+    "SELECT id, name, key_hash, hint, models, rpm, tpm, budget, team, project, customer, expires_at, revoked_at, "
+    "created_at, updated_at FROM virtual_keys ORDER BY id";
+constexpr const char* kAppendAudit =
+    "INSERT INTO audit (at, kind, actor, action, target, status, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+constexpr const char* kAuditSince =
+    "SELECT id, at, kind, actor, action, target, status, detail FROM audit WHERE at >= ?1 ORDER BY id LIMIT ?2";
+constexpr const char* kAuditLast =
+    "SELECT id, at, kind, actor, action, target, status, detail FROM "
+    "(SELECT * FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id";
+
+/// A failed SQLite call, with its extended result code.
+class SqliteError : public std::runtime_error {
+ public:
+  SqliteError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+/// Errors that say nothing about the job itself: the whole batch is rolled back and retried.
+bool is_transient(int code) {
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// A cached prepared statement borrowed for one use; bindings and state are reset when it goes.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  Statement& bind_text(int index, std::string_view text) {
+    check(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+    return *this;
+  }
+  Statement& bind_int(int index, std::int64_t value) {
+    check(sqlite3_bind_int64(stmt_, index, value));
+    return *this;
+  }
+  Statement& bind_real(int index, double value) {
+    check(sqlite3_bind_double(stmt_, index, value));
+    return *this;
+  }
+  Statement& bind_optional(int index, const std::optional<std::int64_t>& value) {
+    check(value ? sqlite3_bind_int64(stmt_, index, *value) : sqlite3_bind_null(stmt_, index));
+    return *this;
+  }
+
+  /// True when a row is ready, false when the statement has finished; throws SqliteError.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw SqliteError(rc, sqlite3_errmsg(db_));
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+
+  std::string text(int column) const {
+    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    if (data == nullptr) return {};
+    return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+  }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  double real(int column) const { return sqlite3_column_double(stmt_, column); }
+  std::optional<std::int64_t> optional_integer(int column) const {
+    if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+    return sqlite3_column_int64(stmt_, column);
+  }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) throw SqliteError(rc, sqlite3_errmsg(db_));
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+/// The one connection, with its statement cache. Used by one thread at a time (the writer).
+class Connection {
+ public:
+  Connection(const std::string& file, std::chrono::milliseconds busy_timeout) {
+    const int rc =
+        sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      sqlite3_close(db_);
+      throw SqliteError(rc, message);
+    }
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close(db_);
+  }
+
+  /// `sql` is one fixed statement; every value goes through a bind.
+  Statement statement(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) throw SqliteError(rc, sqlite3_errmsg(db_));
+      it = cache_.emplace(sql, stmt).first;
+    }
+    return Statement(db_, it->second);
+  }
+  void run(const char* sql) { statement(sql).run(); }
+
+  /// Runs a fixed script of several statements (migrations).
+  void run_script(const char* sql) {
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
+    if (rc != SQLITE_OK) {
+      std::string message = error != nullptr ? error : sqlite3_errstr(rc);
+      sqlite3_free(error);
+      throw SqliteError(rc, message);
+    }
+  }
+
+  bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+  /// Rolls back whatever is open; used on paths that are already failing, so it never throws.
+  void rollback() noexcept {
+    if (in_transaction()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+};
+
+void migrate(Connection& db, const std::string& file) {
+  std::int64_t version = 0;
+  {
+    auto stmt = db.statement("PRAGMA user_version");
+    if (stmt.step()) version = stmt.integer(0);
+  }
+  if (version < 0 || version > kSchemaVersion)
+    throw std::runtime_error(fmt::format(
+        "{} has schema version {} but this tollgate knows up to {}: upgrade tollgate or point --data-dir elsewhere",
+        file, version, kSchemaVersion));
+  for (auto next = version + 1; next <= kSchemaVersion; ++next) {
+    try {
+      db.run_script("BEGIN IMMEDIATE");
+      db.run_script(kMigrations[static_cast<std::size_t>(next - 1)]);
+      // PRAGMA takes no bound parameters; the number is our own constant, never input.
+      db.run_script(fmt::format("PRAGMA user_version = {}", next).c_str());
+      db.run_script("COMMIT");
+    } catch (const SqliteError& e) {
+      db.rollback();
+      throw std::runtime_error(fmt::format("{}: migration to schema version {} failed: {}", file, next, e.what()));
+    }
+    spdlog::info("store: {} migrated to schema version {}", file, next);
+  }
+}
+
+std::unique_ptr<Connection> open_database(const std::string& file, const SqliteStoreOptions& options) {
+  try {
+    auto db = std::make_unique<Connection>(file, options.busy_timeout);
+    {
+      // The first statement that reads the file: "file is not a database" shows up here.
+      auto mode = db->statement("PRAGMA journal_mode = WAL");
+      const std::string journal = mode.step() ? mode.text(0) : std::string();
+      if (journal != "wal")
+        throw std::runtime_error(fmt::format("{}: cannot switch to WAL mode (journal mode is '{}')", file, journal));
+    }
+    db->run("PRAGMA synchronous = FULL");
+    db->run("PRAGMA foreign_keys = ON");
+    migrate(*db, file);
+    return db;
+  } catch (const SqliteError& e) {
+    throw std::runtime_error(fmt::format("{}: cannot open the store: {}", file, e.what()));
+  }
+}
+
+UpstreamKeyRecord read_upstream_key(const Statement& row) {
+  UpstreamKeyRecord record;
+  record.id = row.text(0);
+  record.provider_id = row.text(1);
+  record.sealed = row.text(2);
+  record.fingerprint = row.text(3);
+  record.state = row.text(4);
+  record.state_reason = row.text(5);
+  record.metadata = row.text(6);
+  record.rpm = row.optional_integer(7);
+  record.tpm = row.optional_integer(8);
+  record.weight = row.real(9);
+  record.created_at = row.integer(10);
+  record.updated_at = row.integer(11);
+  return record;
+}
+
+/// nullopt when the stored model list is not a JSON array of strings.
+std::optional<VirtualKeyRecord> read_virtual_key(const Statement& row) {
+  VirtualKeyRecord record;
+  record.id = row.text(0);
+  record.name = row.text(1);
+  record.key_hash = row.text(2);
+  record.hint = row.text(3);
+  const auto models = nlohmann::json::parse(row.text(4), nullptr, false);
+  if (models.is_discarded() || !models.is_array()) return std::nullopt;
+  for (const auto& model : models) {
+    if (!model.is_string()) return std::nullopt;
+    record.models.push_back(model.get<std::string>());
+  }
+  record.rpm = row.optional_integer(5);
+  record.tpm = row.optional_integer(6);
+  record.budget = row.text(7);
+  record.team = row.text(8);
+  record.project = row.text(9);
+  record.customer = row.text(10);
+  record.expires_at = row.optional_integer(11);
+  record.revoked_at = row.optional_integer(12);
+  record.created_at = row.integer(13);
+  record.updated_at = row.integer(14);
+  return record;
+}
+
+AuditRecord read_audit(const Statement& row) {
+  AuditRecord record;
+  record.id = row.integer(0);
+  record.at = row.integer(1);
+  record.kind = row.text(2);
+  record.actor = row.text(3);
+  record.action = row.text(4);
+  record.target = row.text(5);
+  record.status = static_cast<int>(row.integer(6));
+  record.detail = row.text(7);
+  return record;
+}
+
+/// Store over one SQLite connection that only the writer thread touches (it opens, migrates, runs every job
+/// and closes it). Callers enqueue jobs under `mutex_`; the writer takes up to kMaxBatch at a time in FIFO order.
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string file, SqliteStoreOptions options) : file_(std::move(file)), options_(std::move(options)) {
+    std::promise<void> opened;
+    auto ready = opened.get_future();
+    writer_ = std::thread(&SqliteStore::writer_main, this, std::move(opened));
+    try {
+      ready.get();
+    } catch (...) {
+      writer_.join();
+      throw;
+    }
+  }
+
+  ~SqliteStore() override {
+    assert(!on_writer_thread() && "the store must not be destroyed from a Done callback");
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      stop_requested_at_ = std::chrono::steady_clock::now();
+    }
+    wake_.notify_all();
+    writer_.join();
+  }
+
+  std::vector<UpstreamKeyRecord> load_upstream_keys() override {
+    return read_blocking<std::vector<UpstreamKeyRecord>>("load_upstream_keys", [](Connection& db) {
+      std::vector<UpstreamKeyRecord> records;
+      auto stmt = db.statement(kLoadUpstreamKeys);
+      while (stmt.step()) records.push_back(read_upstream_key(stmt));
+      return records;
+    });
+  }
+
+  std::vector<VirtualKeyRecord> load_virtual_keys() override {
+    return read_blocking<std::vector<VirtualKeyRecord>>("load_virtual_keys", [](Connection& db) {
+      std::vector<VirtualKeyRecord> records;
+      auto stmt = db.statement(kLoadVirtualKeys);
+      while (stmt.step()) {
+        if (auto record = read_virtual_key(stmt)) {
+          records.push_back(std::move(*record));
+        } else {
+          // Leaving the key out fails closed (its caller gets 401) where an empty list would allow every model.
+          spdlog::error("store: virtual key {} has a malformed model list; left out", stmt.text(0));
+        }
+      }
+      return records;
+    });
+  }
+
+  std::optional<std::string> load_meta(std::string_view name) override {
+    return read_blocking<std::optional<std::string>>(
+        fmt::format("load_meta {}", name), [name = std::string(name)](Connection& db) -> std::optional<std::string> {
+          auto stmt = db.statement(kLoadMeta);
+          stmt.bind_text(1, name);
+          if (!stmt.step()) return std::nullopt;
+          return stmt.text(0);
+        });
+  }
+
+  void put_meta(std::string name, std::string value, Done done) override {
+    Job job;
+    job.what = fmt::format("put_meta {}", name);
+    job.writes = true;
+    job.run = [name = std::move(name), value = std::move(value)](Connection& db) {
+      db.statement(kPutMeta).bind_text(1, name).bind_text(2, value).run();
+    };
+    job.finish = std::move(done);
+    enqueue(std::move(job));
+  }
+
+  void put_upstream_key(UpstreamKeyRecord record, Done done) override {
+    Job job;
+    job.what = fmt::format("put_upstream_key {}", record.id);
+    job.writes = true;
+    job.run = [record = std::move(record)](Connection& db) {
+      db.statement(kPutUpstreamKey)
+          .bind_text(1, record.id)
+          .bind_text(2, record.provider_id)
+          .bind_text(3, record.sealed)
+          .bind_text(4, record.fingerprint)
+          .bind_text(5, record.state)
+          .bind_text(6, record.state_reason)
+          .bind_text(7, record.metadata)
+          .bind_optional(8, record.rpm)
+          .bind_optional(9, record.tpm)
+          .bind_real(10, record.weight)
+          .bind_int(11, record.created_at)
+          .bind_int(12, record.updated_at)
+          .run();
+    };
+    job.finish = std::move(done);
+    enqueue(std::move(job));
+  }
+
+  void delete_upstream_key(std::string id, Done done) override {
+    Job job;
+    job.what = fmt::format("delete_upstream_key {}", id);
+    job.writes = true;
+    job.run = [id = std::move(id)](Connection& db) { db.statement(kDeleteUpstreamKey).bind_text(1, id).run(); };
+    job.finish = std::move(done);
+    enqueue(std::move(job));
+  }
+
+  void put_virtual_key(VirtualKeyRecord record, Done done) override {
+    Job job;
+    job.what = fmt::format("put_virtual_key {}", record.id);
+    job.writes = true;
+    job.run = [record = std::move(record)](Connection& db) {
+      const std::string models = nlohmann::json(record.models).dump();
+      db.statement(kPutVirtualKey)
+          .bind_text(1, record.id)
+          .bind_text(2, record.name)
+          .bind_text(3, record.key_hash)
+          .bind_text(4, record.hint)
+          .bind_text(5, models)
+          .bind_optional(6, record.rpm)
+          .bind_optional(7, record.tpm)
+          .bind_text(8, record.budget)
+          .bind_text(9, record.team)
+          .bind_text(10, record.project)
+          .bind_text(11, record.customer)
+          .bind_optional(12, record.expires_at)
+          .bind_optional(13, record.revoked_at)
+          .bind_int(14, record.created_at)
+          .bind_int(15, record.updated_at)
+          .run();
+    };
+    job.finish = std::move(done);
+    enqueue(std::move(job));
+  }
+
+  void append_audit(AuditRecord record) override {
+    Job job;
+    job.what = fmt::format("append_audit {} {}", record.kind, record.action);
+    job.writes = true;
+    job.run = [record = std::move(record)](Connection& db) {
+      db.statement(kAppendAudit)
+          .bind_int(1, record.at)
+          .bind_text(2, record.kind)
+          .bind_text(3, record.actor)
+          .bind_text(4, record.action)
+          .bind_text(5, record.target)
+          .bind_int(6, record.status)
+          .bind_text(7, record.detail)
+          .run();
+    };
+    enqueue(std::move(job));
+  }
+
+  void query_audit(AuditQuery query, std::function<void(std::vector<AuditRecord>)> done) override {
+    auto entries = std::make_shared<std::vector<AuditRecord>>();
+    Job job;
+    job.what = "query_audit";
+    job.run = [entries, query](Connection& db) {
+      entries->clear();
+      // SQLite's LIMIT is a signed 64-bit value.
+      const auto limit = static_cast<std::int64_t>(
+          std::min<std::size_t>(query.limit, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())));
+      if (query.since) {
+        auto stmt = db.statement(kAuditSince);
+        stmt.bind_int(1, *query.since).bind_int(2, limit);
+        while (stmt.step()) entries->push_back(read_audit(stmt));
+      } else {
+        auto stmt = db.statement(kAuditLast);
+        stmt.bind_int(1, limit);
+        while (stmt.step()) entries->push_back(read_audit(stmt));
+      }
+    };
+    job.finish = [entries, done = std::move(done)](bool ok) {
+      if (!ok) entries->clear();
+      if (done) done(std::move(*entries));
+    };
+    enqueue(std::move(job));
+  }
+
+  void flush() override {
+    if (on_writer_thread()) {
+      assert(false && "flush() from a Done callback would wait for itself");
+      spdlog::error("store: flush called on the writer thread; ignored");
+      return;
+    }
+    auto flushed = std::make_shared<std::promise<void>>();
+    auto future = flushed->get_future();
+    Job job;
+    job.what = "flush";
+    job.finish = [flushed](bool) { flushed->set_value(); };
+    enqueue(std::move(job));
+    future.wait();
+  }
+
+ private:
+  struct Job {
+    std::string what;                      // operation and id, for logs; never record content
+    bool writes = false;
+    std::function<void(Connection&)> run;  // empty: a barrier (flush)
+    std::function<void(bool ok)> finish;   // after the commit, on the writer thread
+  };
+
+  bool on_writer_thread() const { return std::this_thread::get_id() == writer_.get_id(); }
+
+  template <typename T>
+  T read_blocking(std::string what, std::function<T(Connection&)> read) {
+    if (on_writer_thread()) throw std::logic_error("store: " + what + " called on the writer thread");
+    auto value = std::make_shared<T>();
+    auto promise = std::make_shared<std::promise<T>>();
+    auto future = promise->get_future();
+    Job job;
+    job.what = what;
+    job.run = [value, read = std::move(read)](Connection& db) { *value = read(db); };
+    job.finish = [value, promise, message = fmt::format("{}: {} failed (see the log)", file_, what)](bool ok) {
+      if (ok) {
+        promise->set_value(std::move(*value));
+      } else {
+        promise->set_exception(std::make_exception_ptr(std::runtime_error(message)));
+      }
+    };
+    enqueue(std::move(job));
+    return future.get();
+  }
+
+  void enqueue(Job job) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!closed_) {
+        queue_.push_back(std::move(job));
+        // Notified under the lock so that a store being destroyed cannot vanish between the two.
+        wake_.notify_one();
+        return;
+      }
+    }
+    spdlog::error("store: {} refused: the store is closed", job.what);
+    if (job.finish) job.finish(false);
+  }
+
+  void writer_main(std::promise<void> opened) {
+    std::unique_ptr<Connection> db;
+    try {
+      db = open_database(file_, options_);
+    } catch (...) {
+      opened.set_exception(std::current_exception());
+      return;
+    }
+    opened.set_value();
+    for (;;) {
+      std::vector<Job> batch;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+        if (queue_.empty()) {
+          closed_ = true;
+          break;
+        }
+        const auto count = static_cast<std::ptrdiff_t>(std::min(queue_.size(), kMaxBatch));
+        batch.reserve(static_cast<std::size_t>(count));
+        std::move(queue_.begin(), queue_.begin() + count, std::back_inserter(batch));
+        queue_.erase(queue_.begin(), queue_.begin() + count);
+      }
+      run_batch(*db, batch);
+    }
+  }
+
+  /// Runs the batch in one transaction until it commits (transient failures are retried), then
+  /// reports every job's outcome in queue order.
+  void run_batch(Connection& db, std::vector<Job>& batch) {
+    std::vector<char> ok(batch.size(), 0);
+    const auto statements =
+        static_cast<std::size_t>(std::count_if(batch.begin(), batch.end(), [](const Job& job) { return bool(job.run); }));
+    const bool any_run = statements > 0;
+    const bool writes = std::any_of(batch.begin(), batch.end(), [](const Job& job) { return job.writes; });
+    auto backoff = options_.first_backoff;
+    while (any_run) {
+      try {
+        execute(db, batch, writes, ok);
+        if (writes && options_.on_commit) options_.on_commit(statements);
+        break;
+      } catch (const SqliteError& e) {
+        db.rollback();
+        if (!is_transient(e.code())) {
+          fail_batch(batch, ok, fmt::format("{} (sqlite code {})", e.what(), e.code()));
+          break;
+        }
+        if (shutdown_retry_exhausted()) {
+          fail_batch(batch, ok, fmt::format("{} (sqlite code {}), still failing at shutdown", e.what(), e.code()));
+          break;
+        }
+        spdlog::error("store: a batch of {} jobs failed: {} (sqlite code {}); rolled back, retrying in {} ms",
+                      batch.size(), e.what(), e.code(), backoff.count());
+        if (options_.on_retry) options_.on_retry(e.code());
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, options_.max_backoff);
+      }
+    }
+    if (!any_run) ok.assign(batch.size(), 1);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!batch[i].finish) continue;
+      try {
+        batch[i].finish(ok[i] != 0);
+      } catch (const std::exception& e) {
+        spdlog::error("store: the callback of {} threw: {}", batch[i].what, e.what());
+      } catch (...) {
+        spdlog::error("store: the callback of {} threw", batch[i].what);
+      }
+    }
+  }
+
+  /// One attempt: every job under its own savepoint, so a job that fails for a reason of its own
+  /// (a constraint, a malformed value) is undone alone and the rest still commit.
+  void execute(Connection& db, std::vector<Job>& batch, bool writes, std::vector<char>& ok) {
+    ok.assign(batch.size(), 0);
+    db.run(writes ? "BEGIN IMMEDIATE" : "BEGIN");
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto& job = batch[i];
+      if (!job.run) {
+        ok[i] = 1;
+        continue;
+      }
+      db.run("SAVEPOINT job");
+      try {
+        job.run(db);
+        db.run("RELEASE job");
+        ok[i] = 1;
+      } catch (const SqliteError& e) {
+        // A transient error, or one after which SQLite has already rolled the transaction back,
+        // concerns the whole batch.
+        if (is_transient(e.code()) || !db.in_transaction()) throw;
+        undo_job(db);
+        spdlog::error("store: {} failed: {} (sqlite code {})", job.what, e.what(), e.code());
+      } catch (const std::exception& e) {
+        undo_job(db);
+        spdlog::error("store: {} failed: {}", job.what, e.what());
+      }
+    }
+    db.run("COMMIT");
+  }
+
+  static void undo_job(Connection& db) {
+    db.run("ROLLBACK TO job");
+    db.run("RELEASE job");
+  }
+
+  static void fail_batch(const std::vector<Job>& batch, std::vector<char>& ok, const std::string& reason) {
+    spdlog::error("store: a batch of {} jobs failed for good: {}", batch.size(), reason);
+    for (const auto& job : batch)
+      if (job.run) spdlog::error("store: {} not done", job.what);
+    ok.assign(batch.size(), 0);
+  }
+
+  bool shutdown_retry_exhausted() {
+    std::lock_guard lock(mutex_);
+    return stopping_ && std::chrono::steady_clock::now() - stop_requested_at_ >= options_.shutdown_retry_limit;
+  }
+
+  const std::string file_;
+  const SqliteStoreOptions options_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;  // the destructor has started: drain, then close
+  bool closed_ = false;    // the writer has seen the queue empty after stopping_: refuse new jobs
+  std::chrono::steady_clock::time_point stop_requested_at_;
+  std::thread writer_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const std::string& data_dir, SqliteStoreOptions options) {
+  const std::filesystem::path dir(data_dir);
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) throw std::runtime_error(fmt::format("{}: cannot create the data directory: {}", data_dir, error.message()));
+  return std::make_unique<SqliteStore>((dir / "tollgate.db").string(), std::move(options));
+}
+
+}  // namespace tollgate::core

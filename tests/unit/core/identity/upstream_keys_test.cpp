@@ -1,0 +1,157 @@
+// UpstreamKeys: config and API keys in one pool per provider, sealed at rest, live changes.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <future>
+#include <set>
+#include <sstream>
+
+#include "core/identity/upstream_keys.hpp"
+#include "core/store/sqlite_store.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace tollgate::core;
+using tollgate::testing::TempDir;
+
+namespace {
+
+tollgate::config::Config two_providers() {
+  tollgate::config::Config config;
+  config.providers.push_back({"openai", "openai", "http://127.0.0.1:1/v1", {"sk-config-key-0001", ""}});
+  config.providers.push_back({"local", "openai", "http://127.0.0.1:2/v1", {}});
+  return config;
+}
+
+SecretBytes key_bytes(unsigned char fill) {
+  SecretBytes bytes;
+  bytes.fill(fill);
+  return bytes;
+}
+
+UpstreamKeyRecord api_record(const std::string& id, const std::string& provider, UnixMillis created) {
+  UpstreamKeyRecord r;
+  r.id = id;
+  r.provider_id = provider;
+  r.created_at = r.updated_at = created;
+  return r;
+}
+
+bool put_sync(UpstreamKeys& keys, UpstreamKeyRecord record, std::string material) {
+  std::promise<bool> done;
+  keys.put(std::move(record), std::move(material), [&done](bool ok) { done.set_value(ok); });
+  return done.get_future().get();
+}
+
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+}  // namespace
+
+TEST_CASE("config keys form the pool; empty config keys are no keys", "[identity]") {
+  TempDir dir;
+  auto store = open_sqlite_store(dir.str());
+  const Sealer sealer(key_bytes(7));
+  auto config = two_providers();
+  UpstreamKeys keys(config, *store, sealer, {});
+
+  auto choice = keys.next("openai");
+  REQUIRE(choice.key);
+  CHECK(choice.key->material == "sk-config-key-0001");
+  CHECK(choice.key->record.id == "cfg_openai_0");
+  CHECK(choice.key->record.fingerprint == "sk-…0001");
+  CHECK(choice.key->from_config);
+  CHECK(keys.list("openai").size() == 1);
+
+  auto none = keys.next("local");
+  CHECK_FALSE(none.key);
+  CHECK_FALSE(none.provider_has_keys);  // call without credentials
+}
+
+TEST_CASE("an API key joins its provider's pool at once, round-robin with config keys", "[identity]") {
+  TempDir dir;
+  auto store = open_sqlite_store(dir.str());
+  const Sealer sealer(key_bytes(7));
+  auto config = two_providers();
+  UpstreamKeys keys(config, *store, sealer, {});
+  REQUIRE(put_sync(keys, api_record("key_1", "openai", 1000), "sk-api-material-aaaa"));
+
+  std::multiset<std::string> used;
+  for (int i = 0; i < 10; ++i) used.insert(keys.next("openai").key->material);
+  CHECK(used.count("sk-config-key-0001") == 5);
+  CHECK(used.count("sk-api-material-aaaa") == 5);
+
+  SECTION("a disabled key leaves the rotation; with every key disabled the provider has none usable") {
+    auto r = keys.find("key_1")->record;
+    r.state = "disabled";
+    r.state_reason = "disabled by an operator";
+    REQUIRE(put_sync(keys, r, "sk-api-material-aaaa"));
+    for (int i = 0; i < 4; ++i) CHECK(keys.next("openai").key->material == "sk-config-key-0001");
+
+    REQUIRE(put_sync(keys, api_record("key_2", "local", 2000), "sk-local-material-1"));
+    auto r2 = keys.find("key_2")->record;
+    r2.state = "disabled";
+    REQUIRE(put_sync(keys, r2, "sk-local-material-1"));
+    auto none = keys.next("local");
+    CHECK_FALSE(none.key);
+    CHECK(none.provider_has_keys);
+  }
+  SECTION("a removed key leaves at once; config keys cannot be removed") {
+    std::promise<bool> done;
+    REQUIRE(keys.remove("key_1", [&done](bool ok) { done.set_value(ok); }));
+    CHECK(done.get_future().get());
+    for (int i = 0; i < 4; ++i) CHECK(keys.next("openai").key->material == "sk-config-key-0001");
+    CHECK_FALSE(keys.remove("cfg_openai_0", {}));
+    CHECK_FALSE(keys.remove("key_missing", {}));
+  }
+}
+
+TEST_CASE("API keys are sealed at rest and come back after a restart", "[identity]") {
+  TempDir dir;
+  const Sealer sealer(key_bytes(7));
+  auto config = two_providers();
+  const std::string material = "sk-proj-VerySecretMaterial-zz99";
+  {
+    auto store = open_sqlite_store(dir.str());
+    UpstreamKeys keys(config, *store, sealer, {});
+    auto record = api_record("key_9", "openai", 5000);
+    record.rpm = 100;
+    record.metadata = R"({"owner":"search"})";
+    REQUIRE(put_sync(keys, record, material));
+    CHECK(keys.find("key_9")->record.fingerprint == "sk-…zz99");
+  }
+  std::string on_disk;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) on_disk += file_bytes(entry.path());
+  CHECK(on_disk.find(material) == std::string::npos);
+  CHECK(on_disk.find("VerySecretMaterial") == std::string::npos);
+
+  auto store = open_sqlite_store(dir.str());
+  UpstreamKeys keys(config, *store, sealer, store->load_upstream_keys());
+  auto key = keys.find("key_9");
+  REQUIRE(key);
+  CHECK(key->material == material);
+  CHECK(key->record.rpm == 100);
+  CHECK(key->record.metadata == R"({"owner":"search"})");
+
+  SECTION("another secret key cannot open them: a clear error that names the key, not the material") {
+    const Sealer other(key_bytes(8));
+    try {
+      UpstreamKeys wrong(config, *store, other, store->load_upstream_keys());
+      FAIL("expected an exception");
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      CHECK(what.find("key_9") != std::string::npos);
+      CHECK(what.find("TOLLGATE_SECRET_KEY") != std::string::npos);
+      CHECK(what.find(material) == std::string::npos);
+    }
+  }
+  SECTION("a sealed record moved to another id does not open (the id is authenticated)") {
+    auto records = store->load_upstream_keys();
+    REQUIRE(records.size() == 1);
+    records[0].id = "key_other";
+    CHECK_THROWS_AS(UpstreamKeys(config, *store, sealer, records), std::runtime_error);
+  }
+}
