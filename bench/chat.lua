@@ -1,6 +1,6 @@
 -- wrk script for bench/run.sh: POSTs the chat request in bench/chat-request.json (model "bench"),
 -- as is for mode json, with "stream":true added for mode sse.
--- Usage: wrk ... -s bench/chat.lua URL -- json|sse [REQUEST_FILE]
+-- Usage: wrk ... -s bench/chat.lua URL -- json|sse [REQUEST_FILE] [BEARER]
 -- At the end it prints one machine-readable line that run.sh parses:
 --   BENCH requests=N duration_us=N p50_us=N p99_us=N non2xx=N connect=N read=N write=N timeout=N
 
@@ -24,6 +24,7 @@ function init(args)
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = mode == "sse" and "text/event-stream" or "application/json"
+  if args[3] then wrk.headers["Authorization"] = "Bearer " .. args[3] end
   request_text = wrk.format()
 end
 

@@ -42,6 +42,10 @@
 #   BENCH_PIN=auto|0        BENCH_SERVER_CPUS=0  BENCH_CLIENT_CPUS=1
 #   BENCH_BUILD_JOBS=2      parallel jobs for the Release build
 #   BENCH_KEEP=1            keep the temp dir (configs, server logs, raw wrk output)
+#   BENCH_AUTH=virtual-key  tollgate runs with auth on and every request carries a virtual key
+#                           issued through the admin API (the production path: auth, rate-limit
+#                           check, request audit); "open" runs it with auth off. Every target gets
+#                           the same Authorization header, so the requests are byte-identical.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,6 +57,8 @@ warmup=${BENCH_WARMUP:-1}
 conns_list=${BENCH_CONNECTIONS:-16 64}
 modes=${BENCH_MODES:-json sse}
 tollgate_threads=${BENCH_TOLLGATE_THREADS:-1}
+auth=${BENCH_AUTH:-virtual-key}
+case "$auth" in virtual-key|open) ;; *) echo "bench: BENCH_AUTH must be virtual-key or open" >&2; exit 2 ;; esac
 port_base=${BENCH_PORT_BASE:-28180}
 sse_flush=${BENCH_SSE_FLUSH:-1}
 pin=${BENCH_PIN:-auto}
@@ -162,8 +168,10 @@ sed -e "s/__UPSTREAM_PORT__/$upstream_port/g" "$bench_dir/nginx-upstream.conf" >
 [ "$sse_flush" = 1 ] || sed -i '/echo_flush;/d' "$work/upstream.conf"
 sed -e "s/__UPSTREAM_PORT__/$upstream_port/g" -e "s/__PROXY_PORT__/$proxy_port/g" \
   "$bench_dir/nginx-proxy.conf" > "$work/proxy.conf"
+auth_mode=open
+[ "$auth" = virtual-key ] && auth_mode=virtual-keys
 sed -e "s/__UPSTREAM_PORT__/$upstream_port/g" -e "s/__THREADS__/$tollgate_threads/g" \
-  "$bench_dir/tollgate.yaml" > "$work/tollgate.yaml"
+  -e "s/__AUTH_MODE__/$auth_mode/g" "$bench_dir/tollgate.yaml" > "$work/tollgate.yaml"
 
 "${server_run[@]}" nginx -p "$work" -c "$work/upstream.conf" >"$work/upstream.out" 2>&1 &
 pids+=($!)
@@ -179,14 +187,23 @@ if ! (cd "$repo" && "$bin" check-config --config "$work/tollgate.yaml") >"$work/
   cat "$work/check-config.out" >&2
   exit 2
 fi
-# From the repo root so the default pricing file (config/prices.json) resolves; no master key, so
-# nothing but the config decides auth.
-(cd "$repo" && exec env -u TOLLGATE_MASTER_KEY -u TOLLGATE_CONFIG "${server_run[@]}" "$bin" \
+# From the repo root so the default pricing file (config/prices.json) resolves. A fresh master key
+# per run, for issuing the benchmark's virtual key.
+master_key=bench-master-$RANDOM$RANDOM$RANDOM
+(cd "$repo" && exec env -u TOLLGATE_CONFIG TOLLGATE_MASTER_KEY="$master_key" "${server_run[@]}" "$bin" \
   --config "$work/tollgate.yaml" --port "$tollgate_port" --data-dir "$work/data" \
   --log-level warn) >"$work/tollgate.out" 2>&1 &
 pids+=($!)
 tollgate_pid=$!
 wait_http "http://127.0.0.1:$tollgate_port/health" "$tollgate_pid" "$work/tollgate.out"
+
+bearer=unused
+if [ "$auth" = virtual-key ]; then
+  bearer=$(curl -sS --max-time 10 -H "Authorization: Bearer $master_key" \
+    --data '{"name":"bench","models":["bench"],"rpm":1000000000,"tpm":1000000000000}' \
+    "http://127.0.0.1:$tollgate_port/api/v1/virtual-keys" | sed -n 's/.*"key":"\(tg-[0-9A-Za-z]*\)".*/\1/p')
+  [ -n "$bearer" ] || die "could not issue the benchmark's virtual key (see $work/tollgate.out)"
+fi
 
 declare -A url cpu_pid
 url[direct]=http://127.0.0.1:$upstream_port/v1/chat/completions
@@ -209,7 +226,7 @@ estimate=$(( (warmup * 3 * n_modes) + rounds * n_conns * n_modes * 3 * duration 
 
 echo "== tollgate benchmark =="
 echo "machine:   $(nproc) CPUs, ${cpu_model:-unknown CPU}, Linux $(uname -r)"
-echo "tollgate:  git $rev, binary $bin_note, server.threads $tollgate_threads"
+echo "tollgate:  git $rev, binary $bin_note, server.threads $tollgate_threads, auth $auth"
 echo "tools:     $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n 1 | awk '{print $1, $2}')"
 if [ "$pin" = 1 ]; then
   echo "pinning:   servers on CPU $server_cpus, wrk (1 thread) on CPU $client_cpus"
@@ -230,7 +247,7 @@ sse_body="${json_body%\}},\"stream\":true}"
 check_target() {
   local target=$1 mode=$2 body=$3 out=$work/check-$1-$2 status
   status=$(curl -sS --max-time 10 -o "$out.body" -D "$out.head" -w '%{http_code}' \
-    -H 'Content-Type: application/json' --data-binary "$body" "${url[$target]}" 2>"$out.err") || status=000
+    -H 'Content-Type: application/json' -H "Authorization: Bearer $bearer" --data-binary "$body" "${url[$target]}" 2>"$out.err") || status=000
   local ok=1
   [ "$status" = 200 ] || ok=0
   if [ "$mode" = json ]; then
@@ -272,7 +289,7 @@ declare -A rps_r p50_r p99_r reqs ticks bad
 run_wrk() {
   local target=$1 conns=$2 mode=$3 secs=$4 log=$5
   "${client_run[@]}" wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s --latency \
-    -s "$bench_dir/chat.lua" "${url[$target]}" -- "$mode" "$bench_dir/chat-request.json" >"$log" 2>&1 \
+    -s "$bench_dir/chat.lua" "${url[$target]}" -- "$mode" "$bench_dir/chat-request.json" "$bearer" >"$log" 2>&1 \
     || return 1
   grep -q '^BENCH ' "$log" || return 1
 }

@@ -138,6 +138,17 @@ core::Result<Patch<std::int64_t>> BodyFields::integer(std::string_view name, std
   return out;
 }
 
+std::optional<core::GatewayError> BodyFields::rate_limits(std::optional<std::int64_t>& rpm,
+                                                          std::optional<std::int64_t>& tpm) const {
+  constexpr std::int64_t kMaxRate = 1'000'000'000'000;
+  for (auto [name, slot] : {std::pair{"rpm", &rpm}, std::pair{"tpm", &tpm}}) {
+    auto value = integer(name, 1, kMaxRate);
+    if (!value) return value.error();
+    if (value->present) *slot = value->value;
+  }
+  return std::nullopt;
+}
+
 core::Result<Patch<double>> BodyFields::number(std::string_view name, double max, bool positive) const {
   Patch<double> out;
   auto it = json_.find(name);

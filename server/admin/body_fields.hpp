@@ -45,6 +45,9 @@ class BodyFields {
   /// An RFC 3339 time or Unix seconds, as Unix milliseconds.
   core::Result<Patch<std::int64_t>> time(std::string_view name) const;
 
+  /// `rpm` and `tpm` (per-minute limits, 1..1e12, null clears) onto `rpm`/`tpm` when present.
+  std::optional<core::GatewayError> rate_limits(std::optional<std::int64_t>& rpm, std::optional<std::int64_t>& tpm) const;
+
   /// The error for a missing required field.
   static core::GatewayError missing(std::string_view name);
   /// A 400 for `name` with `message`.

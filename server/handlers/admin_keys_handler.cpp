@@ -12,7 +12,6 @@ namespace tollgate::server {
 namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/keys/";
-constexpr std::int64_t kMaxRate = 1'000'000'000'000;
 constexpr double kMaxWeight = 1'000'000;
 
 core::GatewayError unknown_provider(const config::Config& config, const std::string& id) {
@@ -24,12 +23,7 @@ core::GatewayError unknown_provider(const config::Config& config, const std::str
 
 /// Applies rpm, tpm, weight and metadata from a body onto a record (POST and PATCH alike).
 std::optional<core::GatewayError> apply_settings(const BodyFields& body, core::UpstreamKeyRecord& record) {
-  auto rpm = body.integer("rpm", 1, kMaxRate);
-  if (!rpm) return rpm.error();
-  if (rpm->present) record.rpm = rpm->value;
-  auto tpm = body.integer("tpm", 1, kMaxRate);
-  if (!tpm) return tpm.error();
-  if (tpm->present) record.tpm = tpm->value;
+  if (auto error = body.rate_limits(record.rpm, record.tpm)) return error;
   auto weight = body.number("weight", kMaxWeight);
   if (!weight) return weight.error();
   if (weight->present) {

@@ -9,7 +9,6 @@ namespace tollgate::server {
 namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/virtual-keys/";
-constexpr std::int64_t kMaxRate = 1'000'000'000'000;
 constexpr double kMaxBudgetUsd = 1e12;
 
 /// "tg-…Ab3x": enough to tell keys apart in a list, far too little to guess one.
@@ -94,12 +93,7 @@ std::optional<core::GatewayError> read_metadata(const BodyFields& body, core::Vi
 std::optional<core::GatewayError> read_settings(const BodyFields& body, const config::Config& config,
                                                 core::VirtualKeyRecord& record, core::UnixMillis now) {
   if (auto error = read_models(body, config, record)) return error;
-  auto rpm = body.integer("rpm", 1, kMaxRate);
-  if (!rpm) return rpm.error();
-  if (rpm->present) record.rpm = rpm->value;
-  auto tpm = body.integer("tpm", 1, kMaxRate);
-  if (!tpm) return tpm.error();
-  if (tpm->present) record.tpm = tpm->value;
+  if (auto error = body.rate_limits(record.rpm, record.tpm)) return error;
   if (auto error = read_budget(body, record)) return error;
   if (auto error = read_metadata(body, record)) return error;
   auto expires = body.time("expires_at");
