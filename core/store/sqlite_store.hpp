@@ -16,6 +16,10 @@ namespace tollgate::core {
 struct SqliteStoreOptions {
   /// How long one statement waits for a lock held by another connection before SQLITE_BUSY.
   std::chrono::milliseconds busy_timeout{5000};
+  /// Writes nobody waits for (audit entries) are held up to this long after the first one arrives,
+  /// so that a busy server commits (and fsyncs) once per window rather than once per request. A
+  /// job with a Done callback (a load, flush(), an admin write) ends the window at once.
+  std::chrono::milliseconds commit_window{2};
   /// A batch that fails transiently (busy, locked, disk full, I/O error) is rolled back and retried
   /// after `first_backoff`, doubling up to `max_backoff`, until it commits.
   std::chrono::milliseconds first_backoff{100};
