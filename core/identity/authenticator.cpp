@@ -49,7 +49,10 @@ Result<Caller> Authenticator::client(std::string_view credential) const {
   if (credential.starts_with("tg-")) {
     auto key = keys_.authenticate(credential, unix_millis(clock_.wall_now()));
     if (key) return Caller{Caller::Kind::kVirtualKey, std::move(*key)};
+    // A master key may happen to start with "tg-" too.
+    if (is_master(credential)) return Caller{Caller::Kind::kMaster, nullptr};
     if (mode_ == AuthMode::kVirtualKeys) return key.error();
+    return Caller{};
   }
   if (is_master(credential)) return Caller{Caller::Kind::kMaster, nullptr};
   if (mode_ == AuthMode::kOpen) return Caller{};

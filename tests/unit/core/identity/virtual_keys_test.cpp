@@ -168,6 +168,12 @@ TEST_CASE("the authenticator: virtual keys, the master key, open mode", "[identi
     clock.advance(std::chrono::minutes(1));
     CHECK_FALSE(auth.client(secret).has_value());
   }
+  SECTION("a master key that looks like a virtual key is still the master key") {
+    Authenticator auth(AuthMode::kVirtualKeys, std::string("tg-operator-master"), keys, clock);
+    CHECK(auth.client("tg-operator-master")->kind == Caller::Kind::kMaster);
+    CHECK(auth.client(secret)->id() == "vk_c");
+    CHECK_FALSE(auth.client("tg-operator-masterX").has_value());
+  }
   SECTION("virtual-keys mode without a master key disables the admin API") {
     Authenticator auth(AuthMode::kVirtualKeys, std::nullopt, keys, clock);
     auto admin = auth.admin("anything");
