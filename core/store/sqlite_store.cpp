@@ -425,21 +425,15 @@ class SqliteStore final : public Store {
   }
 
   void put_meta(std::string name, std::string value, Done done) override {
-    Job job;
-    job.what = fmt::format("put_meta {}", name);
-    job.writes = true;
-    job.run = [name = std::move(name), value = std::move(value)](Connection& db) {
+    std::string what = fmt::format("put_meta {}", name);
+    enqueue_write(std::move(what), [name = std::move(name), value = std::move(value)](Connection& db) {
       db.statement(kPutMeta).bind_text(1, name).bind_text(2, value).run();
-    };
-    job.finish = std::move(done);
-    enqueue(std::move(job));
+    }, std::move(done));
   }
 
   void put_upstream_key(UpstreamKeyRecord record, Done done) override {
-    Job job;
-    job.what = fmt::format("put_upstream_key {}", record.id);
-    job.writes = true;
-    job.run = [record = std::move(record)](Connection& db) {
+    std::string what = fmt::format("put_upstream_key {}", record.id);
+    enqueue_write(std::move(what), [record = std::move(record)](Connection& db) {
       db.statement(kPutUpstreamKey)
           .bind_text(1, record.id)
           .bind_text(2, record.provider_id)
@@ -454,25 +448,19 @@ class SqliteStore final : public Store {
           .bind_int(11, record.created_at)
           .bind_int(12, record.updated_at)
           .run();
-    };
-    job.finish = std::move(done);
-    enqueue(std::move(job));
+    }, std::move(done));
   }
 
   void delete_upstream_key(std::string id, Done done) override {
-    Job job;
-    job.what = fmt::format("delete_upstream_key {}", id);
-    job.writes = true;
-    job.run = [id = std::move(id)](Connection& db) { db.statement(kDeleteUpstreamKey).bind_text(1, id).run(); };
-    job.finish = std::move(done);
-    enqueue(std::move(job));
+    std::string what = fmt::format("delete_upstream_key {}", id);
+    enqueue_write(
+        std::move(what), [id = std::move(id)](Connection& db) { db.statement(kDeleteUpstreamKey).bind_text(1, id).run(); },
+        std::move(done));
   }
 
   void put_virtual_key(VirtualKeyRecord record, Done done) override {
-    Job job;
-    job.what = fmt::format("put_virtual_key {}", record.id);
-    job.writes = true;
-    job.run = [record = std::move(record)](Connection& db) {
+    std::string what = fmt::format("put_virtual_key {}", record.id);
+    enqueue_write(std::move(what), [record = std::move(record)](Connection& db) {
       const std::string models = nlohmann::json(record.models).dump();
       db.statement(kPutVirtualKey)
           .bind_text(1, record.id)
@@ -491,16 +479,12 @@ class SqliteStore final : public Store {
           .bind_int(14, record.created_at)
           .bind_int(15, record.updated_at)
           .run();
-    };
-    job.finish = std::move(done);
-    enqueue(std::move(job));
+    }, std::move(done));
   }
 
   void append_audit(AuditRecord record) override {
-    Job job;
-    job.what = "append_audit";  // short enough for no allocation: this runs once per request
-    job.writes = true;
-    job.run = [record = std::move(record)](Connection& db) {
+    // A name short enough for no allocation: this runs once per request.
+    enqueue_write("append_audit", [record = std::move(record)](Connection& db) {
       db.statement(kAppendAudit)
           .bind_int(1, record.at)
           .bind_text(2, record.kind)
@@ -510,8 +494,7 @@ class SqliteStore final : public Store {
           .bind_int(6, record.status)
           .bind_text(7, record.detail)
           .run();
-    };
-    enqueue(std::move(job));
+    });
   }
 
   void query_audit(AuditQuery query, std::function<void(std::vector<AuditRecord>)> done) override {
@@ -583,6 +566,17 @@ class SqliteStore final : public Store {
     };
     enqueue(std::move(job));
     return future.get();
+  }
+
+  /// Queues a write. Callers build `what` in a statement of its own: `run` usually moves from the
+  /// record `what` names, and the order in which call arguments are evaluated is unspecified.
+  void enqueue_write(std::string what, std::function<void(Connection&)> run, Done done = {}) {
+    Job job;
+    job.what = std::move(what);
+    job.writes = true;
+    job.run = std::move(run);
+    job.finish = std::move(done);
+    enqueue(std::move(job));
   }
 
   void enqueue(Job job) {
