@@ -6,7 +6,14 @@
 #include <string>
 #include <string_view>
 
+#include "core/clock.hpp"
+
 namespace tollgate::core {
+
+/// The clock's wall time as Unix milliseconds (the unit of stored times).
+inline std::int64_t unix_now(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
+}
 
 /// "2026-11-22T04:07:00Z", or with milliseconds ("…:00.123Z") when they are not zero.
 std::string format_rfc3339(std::int64_t unix_millis);

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/access_log.hpp"
+#include "core/time_format.hpp"
 #include "server/credentials.hpp"
 #include "server/request_audit.hpp"
 
@@ -209,8 +210,7 @@ asio::awaitable<bool> serve(beast::tcp_stream& stream, const Request& request, c
   const AccessRecord record{request, exchange, status, total, overhead, delivered, streamed};
   log_access(record, server.json_logs);
   if (exchange.client_route) {
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(server.clock.wall_now().time_since_epoch());
-    audit_request(server.store, record, now.count());
+    audit_request(server.store, record, core::unix_now(server.clock));
   }
   co_return delivered && keep_alive;
 }

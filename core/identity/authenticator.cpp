@@ -4,13 +4,10 @@
 #include <stdexcept>
 
 #include "core/security/tokens.hpp"
+#include "core/time_format.hpp"
 
 namespace tollgate::core {
 namespace {
-
-UnixMillis unix_millis(Clock::Wall::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
 
 constexpr std::string_view kMissing =
     "You didn't provide an API key. Provide your virtual key in an Authorization header using Bearer auth "
@@ -47,7 +44,7 @@ bool Authenticator::is_master(std::string_view credential) const noexcept {
 
 Result<Caller> Authenticator::client(std::string_view credential) const {
   if (credential.starts_with("tg-")) {
-    auto key = keys_.authenticate(credential, unix_millis(clock_.wall_now()));
+    auto key = keys_.authenticate(credential, unix_now(clock_));
     if (key) return Caller{Caller::Kind::kVirtualKey, std::move(*key)};
     // A master key may happen to start with "tg-" too.
     if (is_master(credential)) return Caller{Caller::Kind::kMaster, nullptr};

@@ -62,27 +62,22 @@ UpstreamKeys::UpstreamKeys(const config::Config& config, Store& store, const Sea
 
 void UpstreamKeys::rebuild_locked(const std::string& provider_id) {
   auto pool = std::make_shared<Pool>();
-  bool any = false;
   for (auto& key : sorted(by_id_, provider_id)) {
-    any = true;
-    if (key->record.state == "active") pool->push_back(std::move(key));
+    pool->has_keys = true;
+    if (key->record.state == "active") pool->active.push_back(std::move(key));
   }
-  active_[provider_id] = std::move(pool);
-  has_keys_[provider_id] = any;
+  pools_[provider_id] = std::move(pool);
 }
 
 KeyChoice UpstreamKeys::next(std::string_view provider_id) {
   std::shared_ptr<const Pool> pool;
-  bool any = false;
   {
     std::lock_guard lock(mutex_);
-    const std::string id(provider_id);
-    if (auto it = active_.find(id); it != active_.end()) pool = it->second;
-    if (auto it = has_keys_.find(id); it != has_keys_.end()) any = it->second;
+    if (auto it = pools_.find(provider_id); it != pools_.end()) pool = it->second;
   }
-  if (!pool || pool->empty()) return KeyChoice{nullptr, any};
+  if (!pool || pool->active.empty()) return KeyChoice{nullptr, pool && pool->has_keys};
   const auto n = cursor_.fetch_add(1, std::memory_order_relaxed);
-  return KeyChoice{(*pool)[n % pool->size()], true};
+  return KeyChoice{pool->active[n % pool->active.size()], true};
 }
 
 std::shared_ptr<const UpstreamKey> UpstreamKeys::find(std::string_view id) const {

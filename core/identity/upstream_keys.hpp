@@ -54,15 +54,23 @@ class UpstreamKeys {
   const Sealer& sealer() const noexcept { return sealer_; }
 
  private:
-  using Pool = std::vector<std::shared_ptr<const UpstreamKey>>;
+  /// One provider's keys as next() sees them.
+  struct Pool {
+    std::vector<std::shared_ptr<const UpstreamKey>> active;
+    bool has_keys = false;  // any key at all, disabled ones included
+  };
+  /// Looks pools up by string_view: next() runs per attempt and must not build a std::string.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const noexcept { return std::hash<std::string_view>{}(name); }
+  };
   void rebuild_locked(const std::string& provider_id);
 
   Store& store_;
   const Sealer& sealer_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<const UpstreamKey>> by_id_;
-  std::unordered_map<std::string, std::shared_ptr<const Pool>> active_;  // provider → active keys
-  std::unordered_map<std::string, bool> has_keys_;                      // provider → any key at all
+  std::unordered_map<std::string, std::shared_ptr<const Pool>, NameHash, std::equal_to<>> pools_;  // by provider
   std::atomic<std::uint64_t> cursor_{0};
 };
 

@@ -31,10 +31,6 @@ int hex_value(char c) {
 
 }  // namespace
 
-core::UnixMillis unix_now(const core::Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
-}
-
 nlohmann::json upstream_key_json(const core::UpstreamKey& key) {
   const auto& r = key.record;
   return {{"id", r.id},
@@ -76,7 +72,7 @@ nlohmann::json virtual_key_json(const core::VirtualKey& key, core::UnixMillis no
 void audit_admin(const AdminServices& services, const Exchange& exchange, std::string action, std::string target,
                  unsigned status, nlohmann::json detail) {
   core::AuditRecord record;
-  record.at = unix_now(services.clock);
+  record.at = core::unix_now(services.clock);
   record.kind = "admin";
   record.actor = std::string(exchange.caller.id());
   record.action = std::move(action);
@@ -85,6 +81,12 @@ void audit_admin(const AdminServices& services, const Exchange& exchange, std::s
   detail["request_id"] = exchange.request_id;
   record.detail = detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   services.store.append_audit(std::move(record));
+}
+
+HttpReply refused(const AdminServices& services, const Exchange& exchange, std::string action, std::string target,
+                  const core::GatewayError& error) {
+  audit_admin(services, exchange, std::move(action), std::move(target), error.info().status, {{"error", error.message}});
+  return HttpReply::error(error);
 }
 
 std::optional<ResourcePath> resource_path(std::string_view target, std::string_view prefix) {

@@ -12,6 +12,7 @@
 #include "core/identity/upstream_keys.hpp"
 #include "core/identity/virtual_keys.hpp"
 #include "core/store/store.hpp"
+#include "core/time_format.hpp"
 #include "server/exchange.hpp"
 #include "server/http.hpp"
 
@@ -26,8 +27,6 @@ struct AdminServices {
   const core::Clock& clock;
 };
 
-core::UnixMillis unix_now(const core::Clock& clock);
-
 /// The public view of an upstream key: never the material, only its fingerprint.
 nlohmann::json upstream_key_json(const core::UpstreamKey& key);
 /// The public view of a virtual key: never the secret (nor its hash), only its hint.
@@ -37,6 +36,10 @@ nlohmann::json virtual_key_json(const core::VirtualKey& key, core::UnixMillis no
 /// `detail` must hold no secret.
 void audit_admin(const AdminServices& services, const Exchange& exchange, std::string action, std::string target,
                  unsigned status, nlohmann::json detail = nlohmann::json::object());
+
+/// A refused admin change: audited with its status and message, then answered as the error.
+HttpReply refused(const AdminServices& services, const Exchange& exchange, std::string action, std::string target,
+                  const core::GatewayError& error);
 
 /// The `{id}` (and optional `/{action}`) after `prefix` in a request target, without the query.
 /// nullopt when the id is missing or not of the shape tollgate issues ([A-Za-z0-9_-], ≤ 64).

@@ -65,14 +65,8 @@ HttpReply AdminKeysHandler::list(const Request& request) const {
 
 boost::asio::awaitable<HttpReply> AdminKeysHandler::create(const Request& request, Exchange& exchange) {
   auto body = BodyFields::parse(request.body(), {"key_material", "provider_id", "metadata", "rpm", "tpm", "weight"});
-  if (!body) {
-    audit_admin(services_, exchange, "keys.create", "", body.error().info().status, {{"error", body.error().message}});
-    co_return HttpReply::error(body.error());
-  }
-  auto fail = [&](const core::GatewayError& error) {
-    audit_admin(services_, exchange, "keys.create", "", error.info().status, {{"error", error.message}});
-    return HttpReply::error(error);
-  };
+  auto fail = [&](const core::GatewayError& error) { return refused(services_, exchange, "keys.create", "", error); };
+  if (!body) co_return fail(body.error());
   auto material = body->token("key_material");
   if (!material) co_return fail(material.error());
   if (!material->value) co_return fail(BodyFields::missing("key_material"));
@@ -85,7 +79,7 @@ boost::asio::awaitable<HttpReply> AdminKeysHandler::create(const Request& reques
   record.id = "key_" + core::random_base62(20);
   record.provider_id = *provider->value;
   if (auto error = apply_settings(*body, record)) co_return fail(*error);
-  record.created_at = record.updated_at = unix_now(services_.clock);
+  record.created_at = record.updated_at = core::unix_now(services_.clock);
 
   core::UpstreamKeys& keys = services_.upstream_keys;
   // Named, not a temporary inside co_await: g++ 12 destroys such temporaries at the wrong address.
@@ -101,10 +95,7 @@ boost::asio::awaitable<HttpReply> AdminKeysHandler::create(const Request& reques
 }
 
 boost::asio::awaitable<HttpReply> AdminKeysHandler::update(const Request& request, Exchange& exchange, std::string id) {
-  auto fail = [&](const core::GatewayError& error) {
-    audit_admin(services_, exchange, "keys.update", id, error.info().status, {{"error", error.message}});
-    return HttpReply::error(error);
-  };
+  auto fail = [&](const core::GatewayError& error) { return refused(services_, exchange, "keys.update", id, error); };
   auto current = services_.upstream_keys.find(id);
   if (!current) co_return not_found("upstream key", id);
   if (current->from_config)
@@ -137,7 +128,7 @@ boost::asio::awaitable<HttpReply> AdminKeysHandler::update(const Request& reques
       co_return fail(BodyFields::invalid("state_reason", "'state_reason' applies only to a disabled key."));
     record.state_reason = *reason->value;
   }
-  record.updated_at = unix_now(services_.clock);
+  record.updated_at = core::unix_now(services_.clock);
 
   core::UpstreamKeys& keys = services_.upstream_keys;
   std::function<void(core::Store::Done)> submit = [&keys, record, m = std::move(material)](core::Store::Done done) mutable {
@@ -155,10 +146,9 @@ boost::asio::awaitable<HttpReply> AdminKeysHandler::remove(Exchange& exchange, s
   auto current = services_.upstream_keys.find(id);
   if (!current) co_return not_found("upstream key", id);
   if (current->from_config) {
-    auto error = core::make_error(core::ErrorKind::kConflict,
-                                  "The key '" + id + "' comes from the config file; remove it there.");
-    audit_admin(services_, exchange, "keys.delete", id, 409, {{"error", error.message}});
-    co_return HttpReply::error(error);
+    co_return refused(services_, exchange, "keys.delete", id,
+                      core::make_error(core::ErrorKind::kConflict,
+                                       "The key '" + id + "' comes from the config file; remove it there."));
   }
   core::UpstreamKeys& keys = services_.upstream_keys;
   bool removed = false;

@@ -127,7 +127,7 @@ boost::asio::awaitable<HttpReply> AdminVirtualKeysHandler::handle(const Request&
   const std::string_view target = request.target();
   if (target.substr(0, target.find('?')) == "/api/v1/virtual-keys") {
     if (request.method() == http::verb::post) co_return co_await create(request, exchange);
-    const auto now = unix_now(services_.clock);
+    const auto now = core::unix_now(services_.clock);
     nlohmann::json items = nlohmann::json::array();
     for (const auto& key : services_.virtual_keys.list()) items.push_back(virtual_key_json(*key, now));
     co_return list_reply(std::move(items));
@@ -148,13 +148,12 @@ boost::asio::awaitable<HttpReply> AdminVirtualKeysHandler::handle(const Request&
   if (request.method() == http::verb::delete_) co_return co_await revoke(exchange, path->id);
   auto key = services_.virtual_keys.find(path->id);
   if (!key) co_return not_found("virtual key", path->id);
-  co_return HttpReply::json(200, virtual_key_json(*key, unix_now(services_.clock)).dump());
+  co_return HttpReply::json(200, virtual_key_json(*key, core::unix_now(services_.clock)).dump());
 }
 
 boost::asio::awaitable<HttpReply> AdminVirtualKeysHandler::create(const Request& request, Exchange& exchange) {
   auto fail = [&](const core::GatewayError& error) {
-    audit_admin(services_, exchange, "virtual_keys.create", "", error.info().status, {{"error", error.message}});
-    return HttpReply::error(error);
+    return refused(services_, exchange, "virtual_keys.create", "", error);
   };
   auto body = BodyFields::parse(request.body(), {"name", "models", "rpm", "tpm", "budget", "metadata", "expires_at"});
   if (!body) co_return fail(body.error());
@@ -162,7 +161,7 @@ boost::asio::awaitable<HttpReply> AdminVirtualKeysHandler::create(const Request&
   if (!name) co_return fail(name.error());
   if (!name->value) co_return fail(BodyFields::missing("name"));
 
-  const auto now = unix_now(services_.clock);
+  const auto now = core::unix_now(services_.clock);
   core::VirtualKeyRecord record;
   record.id = "vk_" + core::random_base62(20);
   record.name = *name->value;
@@ -181,13 +180,10 @@ boost::asio::awaitable<HttpReply> AdminVirtualKeysHandler::create(const Request&
 
 boost::asio::awaitable<HttpReply> AdminVirtualKeysHandler::update(const Request& request, Exchange& exchange,
                                                                   std::string id) {
-  auto fail = [&](const core::GatewayError& error) {
-    audit_admin(services_, exchange, "virtual_keys.update", id, error.info().status, {{"error", error.message}});
-    return HttpReply::error(error);
-  };
+  auto fail = [&](const core::GatewayError& error) { return refused(services_, exchange, "virtual_keys.update", id, error); };
   auto current = services_.virtual_keys.find(id);
   if (!current) co_return not_found("virtual key", id);
-  const auto now = unix_now(services_.clock);
+  const auto now = core::unix_now(services_.clock);
   if (current->revoked_at)
     co_return fail(core::make_error(core::ErrorKind::kConflict, "The virtual key '" + id + "' is revoked."));
   auto body = BodyFields::parse(request.body(), {"name", "models", "rpm", "tpm", "budget", "metadata", "expires_at"});
@@ -211,7 +207,7 @@ boost::asio::awaitable<HttpReply> AdminVirtualKeysHandler::update(const Request&
 boost::asio::awaitable<HttpReply> AdminVirtualKeysHandler::revoke(Exchange& exchange, std::string id) {
   auto current = services_.virtual_keys.find(id);
   if (!current) co_return not_found("virtual key", id);
-  const auto now = unix_now(services_.clock);
+  const auto now = core::unix_now(services_.clock);
   if (!current->revoked_at) {
     core::VirtualKeyRecord record = *current;
     record.revoked_at = record.updated_at = now;
@@ -225,7 +221,7 @@ boost::asio::awaitable<HttpReply> AdminVirtualKeysHandler::rotate(const Request&
                                                                   std::string id) {
   auto current = services_.virtual_keys.find(id);
   if (!current) co_return not_found("virtual key", id);
-  const auto now = unix_now(services_.clock);
+  const auto now = core::unix_now(services_.clock);
   if (!request.body().empty()) {
     auto body = BodyFields::parse(request.body(), {});
     if (!body) co_return HttpReply::error(body.error());

@@ -7,16 +7,13 @@
 #include "core/identity/virtual_keys.hpp"
 #include "core/security/tokens.hpp"
 #include "core/store/sqlite_store.hpp"
+#include "core/time_format.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tollgate::core;
 using tollgate::testing::TempDir;
 
 namespace {
-
-UnixMillis millis(const Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
-}
 
 VirtualKeyRecord record_for(const std::string& id, const std::string& secret, UnixMillis now) {
   VirtualKeyRecord r;
@@ -51,7 +48,7 @@ TEST_CASE("virtual keys authenticate by secret and say why they do not", "[ident
   auto store = open_sqlite_store(dir.str());
   ManualClock clock;
   VirtualKeys keys(*store, {});
-  const auto now = millis(clock);
+  const auto now = unix_now(clock);
   const std::string secret = new_virtual_key_secret();
   REQUIRE(put_sync(keys, record_for("vk_a", secret, now)));
 
@@ -100,7 +97,7 @@ TEST_CASE("virtual keys survive a restart of the store; only the hash is stored"
   {
     auto store = open_sqlite_store(dir.str());
     VirtualKeys keys(*store, {});
-    auto r = record_for("vk_b", secret, millis(clock));
+    auto r = record_for("vk_b", secret, unix_now(clock));
     r.models = {"gpt-4o-mini", "smart"};
     r.rpm = 60;
     r.team = "search";
@@ -108,7 +105,7 @@ TEST_CASE("virtual keys survive a restart of the store; only the hash is stored"
   }
   auto store = open_sqlite_store(dir.str());
   VirtualKeys keys(*store, store->load_virtual_keys());
-  auto found = keys.authenticate(secret, millis(clock));
+  auto found = keys.authenticate(secret, unix_now(clock));
   REQUIRE(found.has_value());
   CHECK((*found)->models == std::vector<std::string>{"gpt-4o-mini", "smart"});
   CHECK((*found)->rpm == 60);
@@ -139,7 +136,7 @@ TEST_CASE("the authenticator: virtual keys, the master key, open mode", "[identi
   ManualClock clock;
   VirtualKeys keys(*store, {});
   const std::string secret = new_virtual_key_secret();
-  REQUIRE(put_sync(keys, record_for("vk_c", secret, millis(clock))));
+  REQUIRE(put_sync(keys, record_for("vk_c", secret, unix_now(clock))));
 
   SECTION("virtual-keys mode") {
     Authenticator auth(AuthMode::kVirtualKeys, std::string("master-secret-123"), keys, clock);
@@ -162,7 +159,7 @@ TEST_CASE("the authenticator: virtual keys, the master key, open mode", "[identi
     CHECK(auth.admin("master-secret-123")->kind == Caller::Kind::kMaster);
     // Expiry is read from the injected clock.
     auto r = *keys.find("vk_c");
-    r.expires_at = millis(clock) + 60'000;
+    r.expires_at = unix_now(clock) + 60'000;
     REQUIRE(put_sync(keys, r));
     CHECK(auth.client(secret).has_value());
     clock.advance(std::chrono::minutes(1));
