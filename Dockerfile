@@ -27,7 +27,7 @@ FROM debian:12-slim
 ENV DEBIAN_FRONTEND=noninteractive
 COPY --from=build /src/build/runtime-packages.txt /tmp/runtime-packages.txt
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl $(cat /tmp/runtime-packages.txt) \
+ && apt-get install -y --no-install-recommends ca-certificates curl tzdata $(cat /tmp/runtime-packages.txt) \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt
 RUN groupadd --system tollgate \
  && useradd --system --gid tollgate --home-dir /app --no-create-home --shell /usr/sbin/nologin tollgate \

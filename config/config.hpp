@@ -107,6 +107,7 @@ struct BudgetConfig {
   std::string scope = "global";  // global|provider|model|virtual_key|team|project|customer|feature
   std::string scope_id;
   std::string period = "monthly";  // daily|weekly|monthly|total
+  std::string timezone = "UTC";    // the calendar periods are aligned to (an IANA zone name)
   double limit_usd = 0;
   std::string enforcement = "hard";  // hard|soft|alert
   std::vector<double> alerts;

@@ -341,10 +341,11 @@ class Parser {
   }
 
   void parse_budget(const Field& f, BudgetConfig& out) const {
-    check_keys(f, {"scope", "scope_id", "period", "limit_usd", "enforcement", "alerts", "downgrade_to"});
+    check_keys(f, {"scope", "scope_id", "period", "timezone", "limit_usd", "enforcement", "alerts", "downgrade_to"});
     read(field(f, "scope"), out.scope);
     read(field(f, "scope_id"), out.scope_id);
     read(field(f, "period"), out.period);
+    read(field(f, "timezone"), out.timezone);
     read_number(field(f, "limit_usd"), out.limit_usd);
     read(field(f, "enforcement"), out.enforcement);
     read_numbers(field(f, "alerts"), out.alerts);

@@ -5,6 +5,8 @@
 #include <map>
 #include <sstream>
 
+#include <date/tz.h>
+
 #include "config/config_error.hpp"
 #include "config/internal.hpp"
 
@@ -22,6 +24,16 @@ std::string default_base_url(std::string_view type) {
   if (type == "anthropic") return "https://api.anthropic.com";
   if (type == "gemini") return "https://generativelanguage.googleapis.com";
   return "";
+}
+
+/// "UTC" or a zone of the system's tz database (the same check the budget calendar makes).
+bool known_time_zone(const std::string& name) {
+  if (name == "UTC") return true;
+  try {
+    return date::locate_zone(name) != nullptr;
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 bool is_http_url(std::string_view url) {
@@ -255,6 +267,12 @@ class Validator {
       check_enum(path + ".scope", budget.scope, kBudgetScopes);
       check_enum(path + ".period", budget.period, kBudgetPeriods);
       check_enum(path + ".enforcement", budget.enforcement, kEnforcements);
+      if (!known_time_zone(budget.timezone))
+        fail(path + ".timezone", "unknown time zone " + quote(budget.timezone) + " (expected UTC or an IANA name such as Europe/Berlin)");
+      if (budget.scope == "global" && !budget.scope_id.empty())
+        fail(path + ".scope_id", "a global budget has no scope_id");
+      if (!budget.downgrade_to.empty() && budget.enforcement != "soft")
+        fail(path + ".downgrade_to", "only a soft budget downgrades; this one is " + quote(budget.enforcement));
       if (!(budget.limit_usd > 0) || !std::isfinite(budget.limit_usd)) {
         fail(path + ".limit_usd", "must be a number > 0, got " + format_number(budget.limit_usd));
       }

@@ -16,9 +16,14 @@
 
 #include "adapters/http/upstream_client.hpp"
 #include "adapters/registry.hpp"
+#include "adapters/webhook/webhook_notifier.hpp"
 #include "core/identity/authenticator.hpp"
 #include "core/identity/upstream_keys.hpp"
 #include "core/identity/virtual_keys.hpp"
+#include "core/money/budget_book.hpp"
+#include "core/money/budget_specs.hpp"
+#include "core/money/price_table.hpp"
+#include "core/money/pricing.hpp"
 #include "core/pipeline/stages.hpp"
 #include "core/ratelimit/shared_counters.hpp"
 #include "core/security/sealer.hpp"
@@ -84,6 +89,24 @@ void check_secret_key(core::Store& store, const core::Sealer& sealer, const core
   store.flush();
 }
 
+/// The price map: `pricing.file`, or the copy built into the binary when the default path is
+/// absent (tollgate started outside its source tree). A file that is named but unreadable stops
+/// start-up.
+core::PriceTable load_prices(const config::PricingConfig& pricing) {
+  static const config::PricingConfig kDefault;
+  if (pricing.file == kDefault.file && !std::filesystem::exists(pricing.file)) {
+    auto table = core::PriceTable::builtin();
+    spdlog::info("prices: the built-in map ({} models, as of {}); set pricing.file to use another", table.size(),
+                 table.as_of());
+    return table;
+  }
+  auto table = core::PriceTable::load(pricing.file);
+  spdlog::info("prices: {} models from {}{}{}", table.size(), pricing.file,
+               table.as_of().empty() ? "" : ", as of " + table.as_of(),
+               table.skipped() != 0 ? fmt::format(" ({} entries without token prices skipped)", table.skipped()) : "");
+  return table;
+}
+
 }  // namespace
 
 App::App(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {}
@@ -128,16 +151,41 @@ int App::run() {
     if (!provider->available())
       spdlog::warn("provider '{}' has type '{}', which this build cannot call yet: its deployments are skipped",
                    provider->id(), provider->type());
-  const core::Pipeline chat_pipeline = core::build_chat_pipeline(core::StageDeps{
-      config_, [&providers](std::string_view id) { return providers.find(id); }, clock, metrics, *counters});
+  // Money: prices, budgets (config, admin API, virtual keys) with their spend read back from the
+  // ledger before the first request, and the alert webhook.
+  const core::Pricing pricing(cfg, load_prices(cfg.pricing));
+  for (const auto& deployment : pricing.unpriced())
+    spdlog::warn("deployment {} has no price: its requests are served and counted at 0 USD (add it to the prices file "
+                 "or give the deployment a `price`)",
+                 deployment);
+  std::unique_ptr<adapters::WebhookNotifier> webhook;
+  if (!cfg.alerts.webhook.empty()) {
+    adapters::WebhookNotifier::Options options;
+    options.url = cfg.alerts.webhook;
+    webhook = std::make_unique<adapters::WebhookNotifier>(io.get_executor(), options);
+  }
+  core::BudgetBook budgets(*store, metrics, webhook.get());
+  {
+    const auto now = core::unix_now(clock);
+    budgets.replace_origin("config", core::config_budgets(cfg), now);
+    for (const auto& record : store->load_budgets())
+      if (auto spec = core::budget_from_record(record)) budgets.put(std::move(*spec), now);
+    for (const auto& key : virtual_keys.list())
+      if (auto spec = core::key_budget(*key)) budgets.put(std::move(*spec), now);
+    store->flush();  // the spend reads queued above have answered
+    if (budgets.size() != 0) spdlog::info("budgets: {} enforced, spend recovered from the ledger", budgets.size());
+  }
+  const core::Pipeline chat_pipeline = core::build_chat_pipeline(
+      core::StageDeps{config_, [&providers](std::string_view id) { return providers.find(id); }, clock, metrics,
+                      *counters, pricing, budgets});
 
   std::atomic<bool> draining{false};
   const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
-  ChatHandler chat(config_, chat_pipeline, clock);
+  ChatHandler chat(config_, chat_pipeline, pricing, clock);
   ModelsHandler models(config_, now_unix);
   HealthHandler health(config_, clock, usable_deployments(cfg, providers), draining);
   MetricsHandler metrics_handler(metrics, cfg.metrics.bearer_token);
-  const AdminServices admin{config_, upstream_keys, virtual_keys, *store, clock};
+  const AdminServices admin{config_, upstream_keys, virtual_keys, *store, clock, budgets};
   AdminKeysHandler admin_keys(admin);
   AdminVirtualKeysHandler admin_virtual_keys(admin);
   AdminAuditHandler admin_audit(admin);
@@ -201,8 +249,17 @@ int App::run() {
   signals.clear(ignored);
   std::signal(SIGINT, SIG_IGN);
   std::signal(SIGTERM, SIG_IGN);
-  // Every queued write (audit entries of the requests just finished included) reaches the disk.
+  // Every queued write (ledger rows of the requests just finished included) reaches the disk, and
+  // alerts already queued get one last try.
   store->flush();
+  if (webhook && !forced) {
+    // The io_context has stopped: run it on one thread for the webhook's last sends.
+    io.restart();
+    std::thread sender([&io] { io.run_for(std::chrono::seconds(6)); });
+    webhook->drain(std::chrono::seconds(5));
+    io.stop();
+    sender.join();
+  }
   spdlog::info("tollgate stopped{}", forced ? " (grace period expired)" : "");
   if (forced) {
     // Sessions still suspended hold references to the services above; skip their unwinding.

@@ -22,7 +22,7 @@ struct Exchange {
 
   // Filled by handlers that know more.
   std::string model;  // a configured model name (bounded: the metrics label), empty otherwise
-  std::shared_ptr<const core::RequestContext> request;  // chat: provider, attempts, usage, upstream time
+  std::shared_ptr<core::RequestContext> request;  // chat: provider, attempts, usage; settled by the session
 
   // Filled by the session.
   std::string stream_error;  // why a stream ended in an SSE error event after it had started

@@ -209,7 +209,14 @@ asio::awaitable<bool> serve(beast::tcp_stream& stream, const Request& request, c
                                   seconds(total), seconds(overhead));
   const AccessRecord record{request, exchange, status, total, overhead, delivered, streamed};
   log_access(record, server.json_logs);
-  if (exchange.client_route) {
+  if (auto& ctx = exchange.request) {
+    // The pipeline's settlers write its ledger row (which is also the request's audit entry).
+    ctx->outcome.status = static_cast<int>(status);
+    ctx->outcome.latency_ms = std::chrono::duration<double, std::milli>(total).count();
+    if (!exchange.stream_error.empty()) ctx->outcome.error = "stream_error";
+    else if (!delivered && ctx->outcome.error.empty()) ctx->outcome.error = "client_gone";
+    ctx->settle();
+  } else if (exchange.client_route) {
     audit_request(server.store, record, core::unix_now(server.clock));
   }
   co_return delivered && keep_alive;

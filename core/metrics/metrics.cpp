@@ -1,6 +1,7 @@
 // Metrics: family definitions, label-child caches and the text exposition.
 #include "core/metrics/metrics.hpp"
 
+#include <fmt/format.h>
 #include <prometheus/text_serializer.h>
 
 namespace tollgate::core {
@@ -42,6 +43,14 @@ Metrics::Metrics()
       upstream_requests_(BuildCounter().Name("tollgate_upstream_requests_total").Help("Upstream attempts by provider, deployment and status.").Register(*registry_)),
       upstream_duration_(BuildHistogram().Name("tollgate_upstream_duration_seconds").Help("Upstream attempt duration (streams: to the last chunk).").Register(*registry_)),
       ttft_(BuildHistogram().Name("tollgate_time_to_first_token_seconds").Help("Streamed requests: receipt to the first upstream chunk.").Register(*registry_)),
+      tokens_(BuildCounter().Name("tollgate_tokens_total").Help("Tokens by provider, model (upstream), type (prompt, completion, cached, reasoning) and usage source (provider, estimated, cache).").Register(*registry_)),
+      cost_(BuildCounter().Name("tollgate_cost_usd_total").Help("What requests cost, in USD, by provider and model (upstream). The ledger holds the exact nano-dollar figures.").Register(*registry_)),
+      unpriced_(BuildCounter().Name("tollgate_unpriced_requests_total").Help("Requests served by a deployment with no price (counted at 0 USD), by provider and model.").Register(*registry_)),
+      savings_(BuildCounter().Name("tollgate_savings_usd_total").Help("Money not spent thanks to tollgate, in USD, by source (cache, dedup, routing).").Register(*registry_)),
+      budget_spend_(BuildGauge().Name("tollgate_budget_spend_usd").Help("A budget's spend in its current period, in USD.").Register(*registry_)),
+      budget_limit_(BuildGauge().Name("tollgate_budget_limit_usd").Help("A budget's limit, in USD.").Register(*registry_)),
+      budget_utilization_(BuildGauge().Name("tollgate_budget_utilization_ratio").Help("A budget's spend over its limit in its current period.").Register(*registry_)),
+      budget_alerts_(BuildCounter().Name("tollgate_budget_alerts_total").Help("Budget threshold alerts fired, by budget and threshold.").Register(*registry_)),
       inflight_(&BuildGauge().Name("tollgate_inflight_requests").Help("Client requests being handled now.").Register(*registry_).Add({})) {
   auto& rate_limited = BuildCounter().Name("tollgate_rate_limited_total").Help("Requests refused by a virtual key's rate limit, by scope (rpm, tpm).").Register(*registry_);
   rate_limited_rpm_ = &rate_limited.Add({{"scope", "rpm"}});
@@ -104,6 +113,59 @@ void Metrics::time_to_first_token(std::string_view model, double seconds) {
     histogram = it->second;
   }
   histogram->Observe(seconds);
+}
+
+void Metrics::spend(std::string_view provider, std::string_view model, std::string_view source, const Spend& spend) {
+  SpendSeries series;
+  {
+    std::lock_guard lock(mutex_);
+    auto key = series_key(provider, model, source);
+    auto it = spend_series_.find(key);
+    if (it == spend_series_.end()) {
+      const auto tokens = [&](const char* type) {
+        return &tokens_.Add({{"provider", std::string(provider)}, {"model", std::string(model)}, {"type", type},
+                             {"source", std::string(source)}});
+      };
+      const prometheus::Labels labels{{"provider", std::string(provider)}, {"model", std::string(model)}};
+      SpendSeries created{tokens("prompt"), tokens("completion"), tokens("cached"), tokens("reasoning"),
+                          &cost_.Add(labels), &unpriced_.Add(labels)};
+      it = spend_series_.emplace(std::move(key), created).first;
+    }
+    series = it->second;
+  }
+  series.prompt->Increment(static_cast<double>(spend.prompt_tokens));
+  series.completion->Increment(static_cast<double>(spend.completion_tokens));
+  series.cached->Increment(static_cast<double>(spend.cached_tokens));
+  series.reasoning->Increment(static_cast<double>(spend.reasoning_tokens));
+  series.cost->Increment(spend.cost_usd);
+  if (!spend.priced) series.unpriced->Increment();
+}
+
+void Metrics::saved(std::string_view source, double usd) {
+  savings_.Add({{"source", std::string(source)}}).Increment(usd);
+}
+
+void Metrics::budget(std::string_view budget, double spend_usd, double limit_usd) {
+  BudgetSeries series;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = budget_series_.find(std::string(budget));
+    if (it == budget_series_.end()) {
+      const prometheus::Labels labels{{"budget", std::string(budget)}};
+      it = budget_series_
+               .emplace(std::string(budget),
+                        BudgetSeries{&budget_spend_.Add(labels), &budget_limit_.Add(labels), &budget_utilization_.Add(labels)})
+               .first;
+    }
+    series = it->second;
+  }
+  series.spend->Set(spend_usd);
+  series.limit->Set(limit_usd);
+  series.utilization->Set(limit_usd > 0 ? spend_usd / limit_usd : 0);
+}
+
+void Metrics::budget_alert(std::string_view budget, double threshold) {
+  budget_alerts_.Add({{"budget", std::string(budget)}, {"threshold", fmt::format("{}", threshold)}}).Increment();
 }
 
 std::string Metrics::serialize() const {

@@ -1,6 +1,7 @@
 // Metrics: tollgate's Prometheus families, behind typed recording calls.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,6 +37,25 @@ class Metrics {
   /// A request refused by a rate limit; `scope` is "rpm" or "tpm".
   void rate_limited(std::string_view scope);
 
+  /// A priced request's money, once it is over: tokens by type (prompt, completion, cached,
+  /// reasoning) and usage source (provider, estimated, cache); its cost; unpriced when the
+  /// deployment has no price (it was served at 0).
+  struct Spend {
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+    std::int64_t cached_tokens = 0;
+    std::int64_t reasoning_tokens = 0;
+    double cost_usd = 0;
+    bool priced = true;
+  };
+  void spend(std::string_view provider, std::string_view model, std::string_view source, const Spend& spend);
+  /// Money not spent thanks to tollgate; `source` is cache, dedup or routing.
+  void saved(std::string_view source, double usd);
+  /// A budget's (or one scope value's) spend and limit in its current period.
+  void budget(std::string_view budget, double spend_usd, double limit_usd);
+  /// A budget threshold alert fired.
+  void budget_alert(std::string_view budget, double threshold);
+
   /// The Prometheus text exposition of everything registered.
   std::string serialize() const;
   prometheus::Registry& registry() noexcept { return *registry_; }
@@ -45,6 +65,19 @@ class Metrics {
     prometheus::Counter* total;
     prometheus::Histogram* duration;
     prometheus::Histogram* overhead;
+  };
+  struct SpendSeries {
+    prometheus::Counter* prompt;
+    prometheus::Counter* completion;
+    prometheus::Counter* cached;
+    prometheus::Counter* reasoning;
+    prometheus::Counter* cost;
+    prometheus::Counter* unpriced;
+  };
+  struct BudgetSeries {
+    prometheus::Gauge* spend;
+    prometheus::Gauge* limit;
+    prometheus::Gauge* utilization;
   };
   struct UpstreamSeries {
     prometheus::Counter* total;
@@ -58,6 +91,14 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& upstream_requests_;
   prometheus::Family<prometheus::Histogram>& upstream_duration_;
   prometheus::Family<prometheus::Histogram>& ttft_;
+  prometheus::Family<prometheus::Counter>& tokens_;
+  prometheus::Family<prometheus::Counter>& cost_;
+  prometheus::Family<prometheus::Counter>& unpriced_;
+  prometheus::Family<prometheus::Counter>& savings_;
+  prometheus::Family<prometheus::Gauge>& budget_spend_;
+  prometheus::Family<prometheus::Gauge>& budget_limit_;
+  prometheus::Family<prometheus::Gauge>& budget_utilization_;
+  prometheus::Family<prometheus::Counter>& budget_alerts_;
   prometheus::Gauge* inflight_;
   prometheus::Counter* rate_limited_rpm_;
   prometheus::Counter* rate_limited_tpm_;
@@ -66,6 +107,8 @@ class Metrics {
   std::unordered_map<std::string, RequestSeries> request_series_;
   std::unordered_map<std::string, UpstreamSeries> upstream_series_;
   std::unordered_map<std::string, prometheus::Histogram*> ttft_series_;
+  std::unordered_map<std::string, SpendSeries> spend_series_;
+  std::unordered_map<std::string, BudgetSeries> budget_series_;
 };
 
 }  // namespace tollgate::core

@@ -105,3 +105,24 @@ std::int64_t requested_output_tokens(const json& body) {
 }
 
 }  // namespace tollgate::core
+
+namespace tollgate::core {
+
+std::int64_t answer_text_bytes(std::string_view json) {
+  static constexpr std::string_view kFields[] = {R"("content":")", R"("reasoning_content":")", R"("arguments":")"};
+  std::int64_t bytes = 0;
+  for (const std::string_view field : kFields) {
+    for (std::size_t at = json.find(field); at != std::string_view::npos; at = json.find(field, at)) {
+      at += field.size();
+      while (at < json.size() && json[at] != '"') {
+        // An escape is one character of text: skip what follows the backslash (\uXXXX's hex digits
+        // count as text too, which over-counts non-ASCII slightly: the estimate errs high).
+        at += json[at] == '\\' ? 2 : 1;
+        ++bytes;
+      }
+    }
+  }
+  return bytes;
+}
+
+}  // namespace tollgate::core

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -18,5 +19,13 @@ std::int64_t estimate_prompt_tokens(const nlohmann::json& body);
 /// The output budget the request asks for: `max_completion_tokens`, else `max_tokens` (a
 /// positive integer), else 0 (unknown).
 std::int64_t requested_output_tokens(const nlohmann::json& body);
+
+/// The answer text in a chat completion or chunk's JSON text: the bytes of every `"content"`,
+/// `"reasoning_content"` and `"arguments"` string value (an escape counts as one byte). A scan, not
+/// a parse: it runs on every streamed chunk, and the estimate it feeds is approximate anyway.
+std::int64_t answer_text_bytes(std::string_view json);
+
+/// Tokens for `bytes` of answer text, at the prompt estimate's ~4 bytes per token (rounded up).
+constexpr std::int64_t tokens_for_bytes(std::int64_t bytes) noexcept { return bytes <= 0 ? 0 : (bytes + 3) / 4; }
 
 }  // namespace tollgate::core

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/openai/token_estimate.hpp"
+
 namespace tollgate::core {
 namespace {
 
@@ -60,6 +62,8 @@ class CommittedStream final : public ChunkStream {
  private:
   void note_usage(const Chunk& chunk) {
     if (chunk.usage) ctx_.usage = chunk.usage;
+    // Only needed when the usage never comes (a cut stream, a provider that reports none).
+    if (!ctx_.usage) ctx_.output_text_bytes += answer_text_bytes(chunk.data);
   }
 
   void finish(std::string_view status) {
@@ -166,6 +170,7 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
       } else {
         ctx.upstream_time += clock_.now() - started;
         ctx.usage = reply.usage;
+        if (!ctx.usage) ctx.output_text_bytes = answer_text_bytes(reply.body);
         metrics_.upstream_attempt(provider_id, upstream_model, std::to_string(reply.status),
                                   seconds(clock_.now() - started));
       }
@@ -179,6 +184,7 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
     if (!failure) {
       ctx.provider_id = provider_id;
       ctx.upstream_model = upstream_model;
+      ctx.deployment = candidate.deployment;
       reply.set_header("x-tollgate-provider", provider_id);
       reply.set_header("x-tollgate-model", upstream_model);
       reply.set_header("x-tollgate-attempts", attempts);

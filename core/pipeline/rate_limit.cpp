@@ -37,7 +37,7 @@ boost::asio::awaitable<Reply> RateLimit::handle(RequestContext& ctx, Next next) 
     }
   }
   if (key->tpm) {
-    const std::int64_t estimate = estimate_prompt_tokens(ctx.body) + requested_output_tokens(ctx.body);
+    const std::int64_t estimate = ctx.estimated_prompt_tokens() + requested_output_tokens(ctx.body);
     const Rate rate = per_minute(*key->tpm);
     const std::string tpm_bucket = "tpm:" + key->id;
     const auto decision = counters_.acquire(tpm_bucket, rate, estimate, now);

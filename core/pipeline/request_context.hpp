@@ -12,6 +12,9 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/identity/caller.hpp"
+#include "core/money/attribution.hpp"
+#include "core/money/tags.hpp"
+#include "core/openai/token_estimate.hpp"
 #include "core/pipeline/reply.hpp"
 #include "core/provider.hpp"
 
@@ -44,6 +47,14 @@ struct RequestContext {
   bool client_wants_usage = false;  // body.stream_options.include_usage
   Clock::Steady::time_point received_at{};
   Caller caller;                // who asks (set by the server's authentication)
+  std::int64_t received_unix_ms = 0;  // wall time of receipt, for the ledger
+  Tags tags;                    // x-tollgate-tags, validated
+
+  // Set by the accounting stage (attribution) and the budget stage (hold, downgrade).
+  Attribution attribution;
+  BudgetHold hold;              // money held against hard budgets until the reply is over
+  std::string requested_model;  // the model asked for, when a soft budget served another; else empty
+  std::int64_t prompt_estimate = -1;  // tollgate's prompt token estimate, once computed
 
   // Set by the router.
   const config::ModelConfig* model = nullptr;  // the configured model asked for; null when unknown
@@ -56,15 +67,31 @@ struct RequestContext {
   std::chrono::nanoseconds upstream_time{0};  // time spent waiting on upstreams (all attempts)
   std::optional<Clock::Steady::time_point> first_token_at;
   std::optional<Usage> usage;  // the answering upstream's usage, once known
+  const config::DeploymentConfig* deployment = nullptr;  // the deployment that answered
+  std::int64_t output_text_bytes = 0;  // answer text seen (content, tool arguments): the estimate's input
+
+  /// How the reply ended, set by the server once it is over and before settle().
+  struct Outcome {
+    int status = 0;
+    double latency_ms = 0;
+    std::string error;  // a short code when not served in full: the error code, "stream_error", "client_gone"
+  };
+  Outcome outcome;
 
   /// Work to do once the reply is over (written, failed or abandoned by the client): stages add
   /// settlements here (e.g. correcting a token estimate with the real usage). settle() runs them
   /// once, in order; the destructor runs any that are left, so none is lost.
-  std::vector<std::function<void(const RequestContext&)>> settlers;
+  std::vector<std::function<void(RequestContext&)>> settlers;
   void settle() {
     auto pending = std::move(settlers);
     settlers.clear();
     for (auto& settler : pending) settler(*this);
+  }
+
+  /// tollgate's estimate of the prompt's tokens (computed once; see token_estimate.hpp).
+  std::int64_t estimated_prompt_tokens() {
+    if (prompt_estimate < 0) prompt_estimate = estimate_prompt_tokens(body);
+    return prompt_estimate;
   }
 
   RequestContext() = default;

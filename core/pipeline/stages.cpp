@@ -1,6 +1,8 @@
 // The chat pipeline's stage order.
 #include "core/pipeline/stages.hpp"
 
+#include "core/pipeline/accounting.hpp"
+#include "core/pipeline/budget.hpp"
 #include "core/pipeline/failover_executor.hpp"
 #include "core/pipeline/model_access.hpp"
 #include "core/pipeline/rate_limit.hpp"
@@ -9,8 +11,10 @@ namespace tollgate::core {
 
 Pipeline build_chat_pipeline(const StageDeps& deps) {
   std::vector<std::unique_ptr<Middleware>> stages;
+  stages.push_back(std::make_unique<Accounting>(deps.pricing, deps.budgets, deps.metrics, deps.clock));
   stages.push_back(std::make_unique<ModelAccess>());
   stages.push_back(std::make_unique<RateLimit>(deps.counters, deps.clock, deps.metrics));
+  stages.push_back(std::make_unique<BudgetGate>(deps.config, deps.pricing, deps.budgets, deps.clock));
   stages.push_back(std::make_unique<Router>(deps.config, deps.providers));
   stages.push_back(std::make_unique<FailoverExecutor>(deps.config->routing, deps.config->server.request_timeout,
                                                       deps.clock, deps.metrics));

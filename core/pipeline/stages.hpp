@@ -5,6 +5,8 @@
 
 #include "core/clock.hpp"
 #include "core/metrics/metrics.hpp"
+#include "core/money/budget_book.hpp"
+#include "core/money/pricing.hpp"
 #include "core/pipeline/middleware.hpp"
 #include "core/pipeline/router.hpp"
 #include "core/ratelimit/shared_counters.hpp"
@@ -18,10 +20,13 @@ struct StageDeps {
   const Clock& clock;
   Metrics& metrics;
   SharedCounters& counters;
+  const Pricing& pricing;
+  BudgetBook& budgets;
 };
 
-/// The chat pipeline in DESIGN.md order: auth ▶ rate limit ▶ budget ▶ cache ▶ dedup ▶ router ▶
-/// failover executor. Stages not built yet are absent; the router and the executor are always on.
+/// The chat pipeline in DESIGN.md order: accounting (first, so refused requests are accounted
+/// too) ▶ auth (model access) ▶ rate limit ▶ budget ▶ cache ▶ dedup ▶ router ▶ failover executor.
+/// Stages not built yet are absent; the router and the executor are always on.
 Pipeline build_chat_pipeline(const StageDeps& deps);
 
 }  // namespace tollgate::core

@@ -42,4 +42,12 @@ asio::awaitable<std::vector<AuditRecord>> query_audit(Store& store, AuditQuery q
       std::move(initiate), asio::use_awaitable);
 }
 
+asio::awaitable<std::optional<UsageReport>> query_usage(Store& store, UsageQuery query) {
+  auto initiate = [&store, query](auto handler) {
+    store.query_usage(query, resume_on_executor<std::optional<UsageReport>>(std::move(handler)));
+  };
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::optional<UsageReport>)>(
+      std::move(initiate), asio::use_awaitable);
+}
+
 }  // namespace tollgate::core

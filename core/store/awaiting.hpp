@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -19,5 +20,8 @@ boost::asio::awaitable<bool> committed(std::function<void(Store::Done)> submit);
 
 /// Store::query_audit, resumed on the caller's executor.
 boost::asio::awaitable<std::vector<AuditRecord>> query_audit(Store& store, AuditQuery query);
+
+/// Store::query_usage, resumed on the caller's executor; nullopt when the read failed.
+boost::asio::awaitable<std::optional<UsageReport>> query_usage(Store& store, UsageQuery query);
 
 }  // namespace tollgate::core

@@ -29,7 +29,7 @@ namespace {
 
 /// Forward migrations: entry i brings the schema from version i to i + 1, in its own transaction.
 /// Append new versions; never edit a released entry.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: the first schema.
     R"sql(
 CREATE TABLE meta (
@@ -80,6 +80,58 @@ CREATE TABLE audit (
 ) STRICT;
 CREATE INDEX audit_at ON audit (at);
 )sql",
+    // 2: the ledger (one row per request that reached the pipeline) and budgets made through the API.
+    // Every request inserts a ledger row, so it carries one index: each query reads a range of `at`
+    // (usage, spend recovery, the audit merge) and groups by any of ten columns, which no small set
+    // of column indexes would cover.
+    R"sql(
+CREATE TABLE ledger (
+  id                INTEGER PRIMARY KEY,  -- the rowid, as in audit
+  request_id        TEXT NOT NULL,
+  at                INTEGER NOT NULL,
+  route             TEXT NOT NULL,
+  caller            TEXT NOT NULL,
+  virtual_key       TEXT NOT NULL,
+  team              TEXT NOT NULL,
+  project           TEXT NOT NULL,
+  customer          TEXT NOT NULL,
+  feature           TEXT NOT NULL,
+  tags              TEXT NOT NULL,
+  model             TEXT NOT NULL,
+  served_model      TEXT NOT NULL,
+  provider          TEXT NOT NULL,
+  deployment        TEXT NOT NULL,
+  prompt_tokens     INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cached_tokens     INTEGER NOT NULL,
+  reasoning_tokens  INTEGER NOT NULL,
+  usage_source      TEXT NOT NULL,
+  cost_nanos        INTEGER NOT NULL,
+  saved_nanos       INTEGER NOT NULL,
+  saved_source      TEXT NOT NULL,
+  cache             TEXT NOT NULL,
+  dedup             TEXT NOT NULL,
+  routing_reason    TEXT NOT NULL,
+  attempts          INTEGER NOT NULL,
+  latency_ms        REAL NOT NULL,
+  status            INTEGER NOT NULL,
+  error             TEXT NOT NULL
+) STRICT;
+CREATE INDEX ledger_at ON ledger (at);
+CREATE TABLE budgets (
+  id           TEXT PRIMARY KEY NOT NULL,
+  scope        TEXT NOT NULL,
+  scope_id     TEXT NOT NULL,
+  period       TEXT NOT NULL,
+  timezone     TEXT NOT NULL,
+  limit_nanos  INTEGER NOT NULL,
+  enforcement  TEXT NOT NULL,
+  downgrade_to TEXT NOT NULL,
+  alerts       TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL
+) STRICT;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
 
@@ -116,11 +168,131 @@ constexpr const char* kLoadVirtualKeys =
     "created_at, updated_at FROM virtual_keys ORDER BY id";
 constexpr const char* kAppendAudit =
     "INSERT INTO audit (at, kind, actor, action, target, status, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-constexpr const char* kAuditSince =
-    "SELECT id, at, kind, actor, action, target, status, detail FROM audit WHERE at >= ?1 ORDER BY id LIMIT ?2";
-constexpr const char* kAuditLast =
-    "SELECT id, at, kind, actor, action, target, status, detail FROM "
-    "(SELECT * FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id";
+constexpr const char* kPutBudget =
+    "INSERT INTO budgets (id, scope, scope_id, period, timezone, limit_nanos, enforcement, downgrade_to, alerts, "
+    "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, scope_id = excluded.scope_id, period = excluded.period, "
+    "timezone = excluded.timezone, limit_nanos = excluded.limit_nanos, enforcement = excluded.enforcement, "
+    "downgrade_to = excluded.downgrade_to, alerts = excluded.alerts, created_at = excluded.created_at, "
+    "updated_at = excluded.updated_at";
+constexpr const char* kLoadBudgets =
+    "SELECT id, scope, scope_id, period, timezone, limit_nanos, enforcement, downgrade_to, alerts, created_at, "
+    "updated_at FROM budgets ORDER BY id";
+constexpr const char* kDeleteBudget = "DELETE FROM budgets WHERE id = ?1";
+constexpr const char* kAppendLedger =
+    "INSERT INTO ledger (request_id, at, route, caller, virtual_key, team, project, customer, feature, tags, model, "
+    "served_model, provider, deployment, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, "
+    "usage_source, cost_nanos, saved_nanos, saved_source, cache, dedup, routing_reason, attempts, latency_ms, status, "
+    "error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+    "?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
+
+/// Nano-dollars in column {0} as an exact decimal USD string without trailing zeros ("0", "0.000045",
+/// "12.5"), the same text as format_usd() gives, in SQL.
+constexpr const char* kSqlUsd =
+    "rtrim(rtrim(CASE WHEN {0} < 0 THEN '-' ELSE '' END || (abs({0}) / 1000000000) || '.' || "
+    "printf('%09d', abs({0}) % 1000000000), '0'), '.')";
+
+/// The audit view of the ledger: a request entry whose detail is built in SQL. json_patch onto '{{}}'
+/// drops the members whose value is NULL (a JSON merge patch deletes them): that is how empty strings
+/// and a served_model equal to the model are left out.
+constexpr const char* kLedgerAsAudit =
+    "SELECT id, at, 'request' AS kind, caller AS actor, route AS action, request_id AS target, status, "
+    "json_patch('{{}}', json_object("
+    "'model', NULLIF(model, ''), "
+    "'served_model', CASE WHEN served_model <> model THEN NULLIF(served_model, '') END, "
+    "'provider', NULLIF(provider, ''), "
+    "'deployment', NULLIF(deployment, ''), "
+    "'prompt_tokens', prompt_tokens, "
+    "'completion_tokens', completion_tokens, "
+    "'usage_source', NULLIF(usage_source, ''), "
+    "'cost_usd', {0}, "
+    "'saved_usd', {1}, "
+    "'cache', NULLIF(cache, ''), "
+    "'dedup', NULLIF(dedup, ''), "
+    "'routing_reason', NULLIF(routing_reason, ''), "
+    "'attempts', attempts, "
+    "'latency_ms', latency_ms, "
+    "'error', NULLIF(error, ''))) AS detail, 1 AS source FROM ledger";
+constexpr const char* kAuditAsAudit =
+    "SELECT id, at, kind, actor, action, target, status, detail, 0 AS source FROM audit";
+
+/// The audit queries over both tables, merged in (at, id) order; `source` (0 audit, 1 ledger) only
+/// breaks ties between the two tables, whose ids are counted separately. Both sides read their `at`
+/// index in order and SQLite merges them (EXPLAIN QUERY PLAN: MERGE (UNION ALL), no temp B-tree), so
+/// LIMIT stops both scans early and only the rows returned have their detail built.
+struct AuditSql {
+  std::string since;  // ?1 since, ?2 limit: the first `limit` entries at or after `since`
+  std::string last;   // ?1 limit: the last `limit` entries
+};
+const AuditSql& audit_sql() {
+  static const AuditSql sql = [] {
+    const std::string ledger =
+        fmt::format(kLedgerAsAudit, fmt::format(kSqlUsd, "cost_nanos"), fmt::format(kSqlUsd, "saved_nanos"));
+    AuditSql out;
+    out.since = fmt::format("{} WHERE at >= ?1 UNION ALL {} WHERE at >= ?1 ORDER BY at, id, source LIMIT ?2",
+                            kAuditAsAudit, ledger);
+    out.last = fmt::format(
+        "SELECT id, at, kind, actor, action, target, status, detail FROM ({} UNION ALL {} "
+        "ORDER BY at DESC, id DESC, source DESC LIMIT ?1) ORDER BY at, id, source",
+        kAuditAsAudit, ledger);
+    return out;
+  }();
+  return sql;
+}
+
+/// A column (or expression over the ledger's columns) that usage and spend group by. The SQL below
+/// is made from this fixed table only: a caller's text selects an entry, it never enters the SQL.
+struct LedgerGroup {
+  std::string_view name;
+  const char* expression;
+};
+constexpr std::array<LedgerGroup, 10> kLedgerGroups = {{
+    {"model", "model"},
+    {"provider", "provider"},
+    {"deployment", "deployment"},
+    {"virtual_key", "virtual_key"},
+    {"team", "team"},
+    {"project", "project"},
+    {"customer", "customer"},
+    {"feature", "feature"},
+    {"day", "strftime('%Y-%m-%d', at / 1000, 'unixepoch')"},
+    {"hour", "strftime('%Y-%m-%dT%H', at / 1000, 'unixepoch')"},
+}};
+/// Spend recovery groups by the budget scopes only, not by time.
+bool is_spend_column(std::string_view name) { return name != "day" && name != "hour"; }
+
+/// The usage and spend statements of each entry of kLedgerGroups, built once.
+struct LedgerGroupSql {
+  std::string usage;  // ?1 from, ?2 to, ?3 limit (-1: none)
+  std::string spend;  // ?1 from, ?2 to
+};
+const std::array<LedgerGroupSql, kLedgerGroups.size()>& ledger_group_sql() {
+  static const auto sql = [] {
+    std::array<LedgerGroupSql, kLedgerGroups.size()> out;
+    for (std::size_t i = 0; i < kLedgerGroups.size(); ++i) {
+      const char* expression = kLedgerGroups[i].expression;
+      out[i].usage = fmt::format(
+          "SELECT COALESCE({}, '') AS grp, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_nanos) AS "
+          "cost, SUM(saved_nanos) FROM ledger WHERE at >= ?1 AND at < ?2 GROUP BY grp ORDER BY cost DESC, grp LIMIT ?3",
+          expression);
+      out[i].spend = fmt::format(
+          "SELECT COALESCE({}, '') AS grp, SUM(cost_nanos) FROM ledger WHERE at >= ?1 AND at < ?2 GROUP BY grp",
+          expression);
+    }
+    return out;
+  }();
+  return sql;
+}
+/// nullptr when `name` is not in kLedgerGroups.
+const LedgerGroupSql* find_ledger_group(std::string_view name) {
+  for (std::size_t i = 0; i < kLedgerGroups.size(); ++i)
+    if (kLedgerGroups[i].name == name) return &ledger_group_sql()[i];
+  return nullptr;
+}
+constexpr const char* kUsageTotal =
+    "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
+    "COALESCE(SUM(cost_nanos), 0), COALESCE(SUM(saved_nanos), 0) FROM ledger WHERE at >= ?1 AND at < ?2";
+constexpr const char* kSpendTotal = "SELECT COALESCE(SUM(cost_nanos), 0) FROM ledger WHERE at >= ?1 AND at < ?2";
 
 /// A failed SQLite call, with its extended result code.
 class SqliteError : public std::runtime_error {
@@ -158,6 +330,13 @@ class Statement {
 
   Statement& bind_text(int index, std::string_view text) {
     check(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+    return *this;
+  }
+  /// Binds without a copy: `text` must stay alive and unchanged until this Statement is gone (it
+  /// resets the statement). For the per-request inserts, whose record outlives the statement: a
+  /// copied bind costs an allocation and a free per column.
+  Statement& bind_borrowed_text(int index, std::string_view text) {
+    check(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
     return *this;
   }
   Statement& bind_int(int index, std::int64_t value) {
@@ -362,6 +541,74 @@ AuditRecord read_audit(const Statement& row) {
   return record;
 }
 
+BudgetRecord read_budget(const Statement& row) {
+  BudgetRecord record;
+  record.id = row.text(0);
+  record.scope = row.text(1);
+  record.scope_id = row.text(2);
+  record.period = row.text(3);
+  record.timezone = row.text(4);
+  record.limit_nanos = row.integer(5);
+  record.enforcement = row.text(6);
+  record.downgrade_to = row.text(7);
+  record.alerts = row.text(8);
+  record.created_at = row.integer(9);
+  record.updated_at = row.integer(10);
+  return record;
+}
+
+/// Throws std::invalid_argument for a column that is not a spend column.
+SpendRows read_spend(Connection& db, const SpendQuery& query) {
+  SpendRows rows;
+  if (query.column.empty()) {
+    auto stmt = db.statement(kSpendTotal);
+    stmt.bind_int(1, query.from).bind_int(2, query.to);
+    rows.emplace_back(std::string(), stmt.step() ? stmt.integer(0) : 0);
+    return rows;
+  }
+  const LedgerGroupSql* group = is_spend_column(query.column) ? find_ledger_group(query.column) : nullptr;
+  if (group == nullptr) throw std::invalid_argument(fmt::format("no spend column '{}'", query.column));
+  auto stmt = db.statement(group->spend.c_str());
+  stmt.bind_int(1, query.from).bind_int(2, query.to);
+  while (stmt.step()) rows.emplace_back(stmt.text(0), stmt.integer(1));
+  return rows;
+}
+
+UsageRow read_usage_row(const Statement& row, int first) {
+  UsageRow out;
+  out.requests = row.integer(first);
+  out.prompt_tokens = row.integer(first + 1);
+  out.completion_tokens = row.integer(first + 2);
+  out.cost_nanos = row.integer(first + 3);
+  out.saved_nanos = row.integer(first + 4);
+  return out;
+}
+
+/// Throws std::invalid_argument for an unknown group_by.
+UsageReport read_usage(Connection& db, const UsageQuery& query) {
+  UsageReport report;
+  if (!query.group_by.empty()) {
+    const LedgerGroupSql* group = find_ledger_group(query.group_by);
+    if (group == nullptr) throw std::invalid_argument(fmt::format("no usage group '{}'", query.group_by));
+    // SQLite's LIMIT is a signed 64-bit value, and a negative one means none.
+    const auto limit = query.limit == 0 ? std::int64_t{-1}
+                                        : static_cast<std::int64_t>(std::min<std::size_t>(
+                                              query.limit, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())));
+    auto stmt = db.statement(group->usage.c_str());
+    stmt.bind_int(1, query.from).bind_int(2, query.to).bind_int(3, limit);
+    while (stmt.step()) {
+      UsageRow row = read_usage_row(stmt, 1);
+      row.group = stmt.text(0);
+      report.rows.push_back(std::move(row));
+    }
+  }
+  // A second read of the same range, in the same transaction: the total covers the groups a limit left out.
+  auto total = db.statement(kUsageTotal);
+  total.bind_int(1, query.from).bind_int(2, query.to);
+  if (total.step()) report.total = read_usage_row(total, 0);
+  return report;
+}
+
 /// Store over one SQLite connection that only the writer thread touches (it opens, migrates, runs every job
 /// and closes it). Callers enqueue jobs under `mutex_`; the writer takes up to kMaxBatch at a time in FIFO order.
 class SqliteStore final : public Store {
@@ -424,6 +671,20 @@ class SqliteStore final : public Store {
         });
   }
 
+  std::vector<BudgetRecord> load_budgets() override {
+    return read_blocking<std::vector<BudgetRecord>>("load_budgets", [](Connection& db) {
+      std::vector<BudgetRecord> records;
+      auto stmt = db.statement(kLoadBudgets);
+      while (stmt.step()) records.push_back(read_budget(stmt));
+      return records;
+    });
+  }
+
+  SpendRows load_spend(const SpendQuery& query) override {
+    return read_blocking<SpendRows>(fmt::format("load_spend {}", query.column),
+                                    [query](Connection& db) { return read_spend(db, query); });
+  }
+
   void put_meta(std::string name, std::string value, Done done) override {
     std::string what = fmt::format("put_meta {}", name);
     enqueue_write(std::move(what), [name = std::move(name), value = std::move(value)](Connection& db) {
@@ -482,17 +743,81 @@ class SqliteStore final : public Store {
     }, std::move(done));
   }
 
+  void put_budget(BudgetRecord record, Done done) override {
+    std::string what = fmt::format("put_budget {}", record.id);
+    enqueue_write(std::move(what), [record = std::move(record)](Connection& db) {
+      db.statement(kPutBudget)
+          .bind_text(1, record.id)
+          .bind_text(2, record.scope)
+          .bind_text(3, record.scope_id)
+          .bind_text(4, record.period)
+          .bind_text(5, record.timezone)
+          .bind_int(6, record.limit_nanos)
+          .bind_text(7, record.enforcement)
+          .bind_text(8, record.downgrade_to)
+          .bind_text(9, record.alerts)
+          .bind_int(10, record.created_at)
+          .bind_int(11, record.updated_at)
+          .run();
+    }, std::move(done));
+  }
+
+  void delete_budget(std::string id, Done done) override {
+    std::string what = fmt::format("delete_budget {}", id);
+    enqueue_write(
+        std::move(what), [id = std::move(id)](Connection& db) { db.statement(kDeleteBudget).bind_text(1, id).run(); },
+        std::move(done));
+  }
+
+  void append_ledger(LedgerRecord record) override {
+    // Once per request, like append_audit: a short name (no allocation), no Done (the commit window
+    // gathers it with its neighbours), a cached statement.
+    enqueue_write("append_ledger", [record = std::move(record)](Connection& db) {
+      db.statement(kAppendLedger)
+          .bind_borrowed_text(1, record.request_id)
+          .bind_int(2, record.at)
+          .bind_borrowed_text(3, record.route)
+          .bind_borrowed_text(4, record.caller)
+          .bind_borrowed_text(5, record.virtual_key)
+          .bind_borrowed_text(6, record.team)
+          .bind_borrowed_text(7, record.project)
+          .bind_borrowed_text(8, record.customer)
+          .bind_borrowed_text(9, record.feature)
+          .bind_borrowed_text(10, record.tags)
+          .bind_borrowed_text(11, record.model)
+          .bind_borrowed_text(12, record.served_model)
+          .bind_borrowed_text(13, record.provider)
+          .bind_borrowed_text(14, record.deployment)
+          .bind_int(15, record.prompt_tokens)
+          .bind_int(16, record.completion_tokens)
+          .bind_int(17, record.cached_tokens)
+          .bind_int(18, record.reasoning_tokens)
+          .bind_borrowed_text(19, record.usage_source)
+          .bind_int(20, record.cost_nanos)
+          .bind_int(21, record.saved_nanos)
+          .bind_borrowed_text(22, record.saved_source)
+          .bind_borrowed_text(23, record.cache)
+          .bind_borrowed_text(24, record.dedup)
+          .bind_borrowed_text(25, record.routing_reason)
+          .bind_int(26, record.attempts)
+          .bind_real(27, record.latency_ms)
+          .bind_int(28, record.status)
+          .bind_borrowed_text(29, record.error)
+          .run();
+    });
+  }
+
   void append_audit(AuditRecord record) override {
     // A name short enough for no allocation: this runs once per request.
     enqueue_write("append_audit", [record = std::move(record)](Connection& db) {
       db.statement(kAppendAudit)
           .bind_int(1, record.at)
-          .bind_text(2, record.kind)
-          .bind_text(3, record.actor)
-          .bind_text(4, record.action)
-          .bind_text(5, record.target)
+          .bind_borrowed_text(2, record.kind)
+          .bind_borrowed_text(3, record.actor)
+          .bind_borrowed_text(4, record.action)
+          .bind_borrowed_text(5, record.target)
           .bind_int(6, record.status)
-          .bind_text(7, record.detail)
+          .bind_borrowed_text(7, record.detail)
           .run();
     });
   }
@@ -507,11 +832,11 @@ class SqliteStore final : public Store {
       const auto limit = static_cast<std::int64_t>(
           std::min<std::size_t>(query.limit, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())));
       if (query.since) {
-        auto stmt = db.statement(kAuditSince);
+        auto stmt = db.statement(audit_sql().since.c_str());
         stmt.bind_int(1, *query.since).bind_int(2, limit);
         while (stmt.step()) entries->push_back(read_audit(stmt));
       } else {
-        auto stmt = db.statement(kAuditLast);
+        auto stmt = db.statement(audit_sql().last.c_str());
         stmt.bind_int(1, limit);
         while (stmt.step()) entries->push_back(read_audit(stmt));
       }
@@ -519,6 +844,36 @@ class SqliteStore final : public Store {
     job.finish = [entries, done = std::move(done)](bool ok) {
       if (!ok) entries->clear();
       if (done) done(std::move(*entries));
+    };
+    enqueue(std::move(job));
+  }
+
+  void query_usage(UsageQuery query, std::function<void(std::optional<UsageReport>)> done) override {
+    auto report = std::make_shared<std::optional<UsageReport>>();
+    Job job;
+    job.what = fmt::format("query_usage {}", query.group_by);
+    job.run = [report, query = std::move(query)](Connection& db) {
+      report->reset();
+      *report = read_usage(db, query);
+    };
+    job.finish = [report, done = std::move(done)](bool ok) {
+      if (!ok) report->reset();
+      if (done) done(std::move(*report));
+    };
+    enqueue(std::move(job));
+  }
+
+  void query_spend(SpendQuery query, std::function<void(std::optional<SpendRows>)> done) override {
+    auto rows = std::make_shared<std::optional<SpendRows>>();
+    Job job;
+    job.what = fmt::format("query_spend {}", query.column);
+    job.run = [rows, query = std::move(query)](Connection& db) {
+      rows->reset();
+      *rows = read_spend(db, query);
+    };
+    job.finish = [rows, done = std::move(done)](bool ok) {
+      if (!ok) rows->reset();
+      if (done) done(std::move(*rows));
     };
     enqueue(std::move(job));
   }

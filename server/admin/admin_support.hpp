@@ -11,6 +11,7 @@
 #include "core/clock.hpp"
 #include "core/identity/upstream_keys.hpp"
 #include "core/identity/virtual_keys.hpp"
+#include "core/money/budget_book.hpp"
 #include "core/store/store.hpp"
 #include "core/time_format.hpp"
 #include "server/exchange.hpp"
@@ -25,6 +26,7 @@ struct AdminServices {
   core::VirtualKeys& virtual_keys;
   core::Store& store;
   const core::Clock& clock;
+  core::BudgetBook& budgets;
 };
 
 /// The public view of an upstream key: never the material, only its fingerprint.

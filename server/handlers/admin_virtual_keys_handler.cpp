@@ -1,6 +1,8 @@
 // Virtual key administration.
 #include "server/handlers/admin_virtual_keys_handler.hpp"
 
+#include "core/money/budget_specs.hpp"
+
 #include "core/security/tokens.hpp"
 #include "core/store/awaiting.hpp"
 #include "server/admin/body_fields.hpp"
@@ -114,12 +116,17 @@ nlohmann::json with_secret(nlohmann::json view, const std::string& secret) {
 }  // namespace
 
 boost::asio::awaitable<bool> AdminVirtualKeysHandler::save(core::VirtualKeyRecord record) {
+  auto budget = core::key_budget(record);
+  const std::string budget_id = core::key_budget_id(record);
   core::VirtualKeys& keys = services_.virtual_keys;
   // Named, not a temporary inside co_await: g++ 12 destroys such temporaries at the wrong address.
   std::function<void(core::Store::Done)> submit = [&keys, r = std::move(record)](core::Store::Done done) mutable {
     keys.put(std::move(r), std::move(done));
   };
   const bool ok = co_await core::committed(std::move(submit));
+  // The key's own budget follows the key: set, changed, removed, or gone with a revocation.
+  if (ok && budget) services_.budgets.put(std::move(*budget), core::unix_now(services_.clock));
+  else if (ok) services_.budgets.remove(budget_id);
   co_return ok;
 }
 

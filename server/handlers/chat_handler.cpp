@@ -3,7 +3,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/money/charge.hpp"
+#include "core/money/tags.hpp"
 #include "core/openai/chat_request.hpp"
+#include "core/time_format.hpp"
 
 namespace tollgate::server {
 namespace {
@@ -13,8 +16,9 @@ namespace {
 /// request context, so everything the inner streams reference lives as long as they do.
 class ClientStream final : public core::ChunkStream {
  public:
-  ClientStream(std::shared_ptr<core::RequestContext> ctx, std::unique_ptr<core::ChunkStream> inner)
-      : ctx_(std::move(ctx)), inner_(std::move(inner)) {}
+  ClientStream(std::shared_ptr<core::RequestContext> ctx, std::unique_ptr<core::ChunkStream> inner,
+               const core::Pricing& pricing)
+      : ctx_(std::move(ctx)), inner_(std::move(inner)), pricing_(pricing) {}
 
   boost::asio::awaitable<core::Result<std::optional<core::Chunk>>> next() override {
     for (;;) {
@@ -44,27 +48,39 @@ class ClientStream final : public core::ChunkStream {
   void annotate(core::Chunk& chunk) const {
     auto json = nlohmann::json::parse(chunk.data, nullptr, false);
     if (!json.is_object()) return;
+    const core::Charge bill = core::charge(*ctx_, pricing_);
     json["tollgate"] = {{"request_id", ctx_->request_id},
                         {"provider", ctx_->provider_id},
                         {"model", ctx_->upstream_model},
+                        {"cost_usd", core::format_usd(bill.cost)},
+                        {"usage_source", core::to_string(bill.source)},
+                        {"cache", nullptr},  // no response cache yet: neither hit nor miss
                         {"attempts", ctx_->attempts.size()}};
+    if (!ctx_->requested_model.empty()) json["tollgate"]["downgraded_from"] = ctx_->requested_model;
     chunk.data = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
   // Declared first so it is destroyed last: the inner streams reference the context.
   std::shared_ptr<core::RequestContext> ctx_;
   std::unique_ptr<core::ChunkStream> inner_;
+  const core::Pricing& pricing_;
 };
 
 }  // namespace
 
 ChatHandler::ChatHandler(std::shared_ptr<const config::Config> config, const core::Pipeline& pipeline,
-                         const core::Clock& clock)
-    : config_(std::move(config)), pipeline_(pipeline), clock_(clock) {}
+                         const core::Pricing& pricing, const core::Clock& clock)
+    : config_(std::move(config)), pipeline_(pipeline), pricing_(pricing), clock_(clock) {}
 
 boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Exchange& exchange) {
   auto parsed = core::parse_chat_request(request.body());
   if (!parsed) co_return HttpReply::error(parsed.error());
+  core::Tags tags;
+  if (auto header = request.find("x-tollgate-tags"); header != request.end()) {
+    auto parsed_tags = core::parse_tags(header->value());
+    if (!parsed_tags) co_return HttpReply::error(parsed_tags.error());
+    tags = std::move(*parsed_tags);
+  }
 
   auto ctx = std::make_shared<core::RequestContext>();
   ctx->request_id = exchange.request_id;
@@ -75,6 +91,8 @@ boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Ex
   ctx->body = std::move(parsed->body);
   ctx->received_at = exchange.received_at;
   ctx->caller = exchange.caller;
+  ctx->received_unix_ms = core::unix_now(clock_);
+  ctx->tags = std::move(tags);
   exchange.request = ctx;
 
   core::Reply reply = co_await pipeline_.run(*ctx);
@@ -83,10 +101,12 @@ boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Ex
 
   HttpReply out;
   if (reply.is_error()) {
+    const auto& info = reply.failure->info();
+    ctx->outcome.error = std::string(info.code.empty() ? info.type : info.code);
     out = HttpReply::error(*reply.failure);
   } else if (reply.is_stream()) {
     out.content_type = "text/event-stream";
-    out.stream = std::make_unique<ClientStream>(ctx, std::move(reply.stream));
+    out.stream = std::make_unique<ClientStream>(ctx, std::move(reply.stream), pricing_);
   } else {
     out = HttpReply::json(static_cast<unsigned>(reply.status), std::move(reply.body));
   }

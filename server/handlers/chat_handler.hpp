@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/clock.hpp"
+#include "core/money/pricing.hpp"
 #include "core/pipeline/middleware.hpp"
 #include "server/endpoint_table.hpp"
 
@@ -11,12 +12,14 @@ namespace tollgate::server {
 
 class ChatHandler final : public Handler {
  public:
-  ChatHandler(std::shared_ptr<const config::Config> config, const core::Pipeline& pipeline, const core::Clock& clock);
+  ChatHandler(std::shared_ptr<const config::Config> config, const core::Pipeline& pipeline, const core::Pricing& pricing,
+              const core::Clock& clock);
   boost::asio::awaitable<HttpReply> handle(const Request& request, Exchange& exchange) override;
 
  private:
   std::shared_ptr<const config::Config> config_;
   const core::Pipeline& pipeline_;
+  const core::Pricing& pricing_;
   const core::Clock& clock_;
 };
 

@@ -3,7 +3,10 @@
 
 #include "core/pipeline/middleware.hpp"
 #include "core/pipeline/stages.hpp"
+#include "core/money/price_table.hpp"
+#include "core/store/sqlite_store.hpp"
 #include "support/run.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace tollgate::core;
 using tollgate::testing::run;
@@ -75,7 +78,12 @@ TEST_CASE("the chat pipeline is built in DESIGN.md order with the executor last"
   ManualClock clock;
   Metrics metrics;
   auto counters = make_in_process_counters();
-  Pipeline pipeline = build_chat_pipeline(
-      StageDeps{config, [](std::string_view) -> Provider* { return nullptr; }, clock, metrics, *counters});
-  CHECK(pipeline.names() == std::vector<std::string_view>{"auth", "rate_limit", "router", "executor"});
+  tollgate::testing::TempDir dir;
+  auto store = open_sqlite_store(dir.path().string());
+  const Pricing pricing(*config, PriceTable::builtin());
+  BudgetBook budgets(*store, metrics, nullptr);
+  Pipeline pipeline = build_chat_pipeline(StageDeps{config, [](std::string_view) -> Provider* { return nullptr; },
+                                                    clock, metrics, *counters, pricing, budgets});
+  CHECK(pipeline.names() ==
+        std::vector<std::string_view>{"accounting", "auth", "rate_limit", "budget", "router", "executor"});
 }

@@ -1,0 +1,55 @@
+// Budget stage: downgrade, worst-case reservation, budget_exceeded.
+#include "core/pipeline/budget.hpp"
+
+#include <fmt/format.h>
+
+#include "core/time_format.hpp"
+
+namespace tollgate::core {
+namespace {
+
+GatewayError exceeded(const BudgetRefusal& refusal) {
+  const BudgetSpec& spec = *refusal.spec;
+  std::string what = spec.label();
+  if (spec.scope != BudgetScope::kGlobal && spec.scope_id.empty()) what += " (" + refusal.scope_value + ")";
+  return make_error(ErrorKind::kBudgetExceeded,
+                    fmt::format("Budget exceeded: {} budget {} has spent ${} of ${} this period{}; this request could "
+                                "cost up to ${}. Lower max_tokens, or raise the budget.",
+                                what, spec.id, format_usd(refusal.spend), format_usd(spec.limit),
+                                refusal.reserved > 0 ? fmt::format(" (${} more held by requests in flight)",
+                                                                   format_usd(refusal.reserved))
+                                                     : std::string(),
+                                format_usd(refusal.needed)));
+}
+
+}  // namespace
+
+boost::asio::awaitable<Reply> BudgetGate::handle(RequestContext& ctx, Next next) const {
+  if (book_.size() == 0) co_return co_await next(ctx);
+  const std::int64_t now = unix_now(clock_);
+
+  if (auto to = book_.downgrade(ctx.attribution, now); to && *to != ctx.model_name) {
+    ctx.requested_model = std::move(ctx.model_name);
+    ctx.model_name = std::move(*to);
+    ctx.attribution.model = ctx.model_name;
+  }
+  const config::ModelConfig* model = config_->find_model(ctx.model_name);
+  if (model == nullptr) co_return co_await next(ctx);  // the router answers 404
+  if (!model->deployments.empty()) ctx.attribution.provider = model->deployments.front().provider;
+
+  const DeploymentPrice& worst = pricing_.worst_case(*model);
+  std::int64_t output = requested_output_tokens(ctx.body);
+  if (output == 0) output = worst.max_output_tokens.value_or(kDefaultWorstCaseOutputTokens);
+  Usage worst_usage;
+  worst_usage.prompt_tokens = ctx.estimated_prompt_tokens();
+  worst_usage.completion_tokens = output;
+  auto reserved = book_.reserve(ctx.attribution, cost_nanos(worst_usage, worst.price), now);
+  if (auto* refusal = std::get_if<BudgetRefusal>(&reserved)) co_return Reply::error(exceeded(*refusal));
+  ctx.hold = std::move(std::get<BudgetHold>(reserved));
+
+  Reply reply = co_await next(ctx);
+  if (!ctx.requested_model.empty()) reply.set_header("x-tollgate-downgraded-from", ctx.requested_model);
+  co_return reply;
+}
+
+}  // namespace tollgate::core
