@@ -29,7 +29,9 @@
 #include "core/security/sealer.hpp"
 #include "core/store/sqlite_store.hpp"
 #include "server/handlers/admin_audit_handler.hpp"
+#include "server/handlers/admin_budgets_handler.hpp"
 #include "server/handlers/admin_keys_handler.hpp"
+#include "server/handlers/admin_usage_handler.hpp"
 #include "server/handlers/admin_virtual_keys_handler.hpp"
 #include "server/handlers/chat_handler.hpp"
 #include "server/handlers/health_handler.hpp"
@@ -189,6 +191,8 @@ int App::run() {
   AdminKeysHandler admin_keys(admin);
   AdminVirtualKeysHandler admin_virtual_keys(admin);
   AdminAuditHandler admin_audit(admin);
+  AdminBudgetsHandler admin_budgets(admin);
+  AdminUsageHandler admin_usage(admin);
 
   EndpointTable endpoints;
   endpoints.add(http::verb::post, "/v1/chat/completions", Access::kCaller, chat);
@@ -206,6 +210,12 @@ int App::run() {
   for (auto verb : {http::verb::get, http::verb::patch, http::verb::delete_, http::verb::post})
     endpoints.add(verb, "/api/v1/virtual-keys/", Access::kAdmin, admin_virtual_keys);
   endpoints.add(http::verb::get, "/api/v1/audit", Access::kAdmin, admin_audit);
+  endpoints.add(http::verb::post, "/api/v1/budgets", Access::kAdmin, admin_budgets);
+  endpoints.add(http::verb::get, "/api/v1/budgets", Access::kAdmin, admin_budgets);
+  for (auto verb : {http::verb::get, http::verb::patch, http::verb::delete_})
+    endpoints.add(verb, "/api/v1/budgets/", Access::kAdmin, admin_budgets);
+  endpoints.add(http::verb::get, "/api/v1/usage", Access::kAdmin, admin_usage);
+  endpoints.add(http::verb::get, "/api/v1/usage/top", Access::kAdmin, admin_usage);
 
   Connections connections;
   RequestIds request_ids(std::random_device{}() ^ static_cast<std::uint64_t>(now_unix) << 20);

@@ -208,7 +208,6 @@ asio::awaitable<bool> serve(beast::tcp_stream& stream, const Request& request, c
   server.metrics.request_finished(exchange.route, exchange.model.empty() ? "" : exchange.model, static_cast<int>(status),
                                   seconds(total), seconds(overhead));
   const AccessRecord record{request, exchange, status, total, overhead, delivered, streamed};
-  log_access(record, server.json_logs);
   if (auto& ctx = exchange.request) {
     // The pipeline's settlers write its ledger row (which is also the request's audit entry).
     ctx->outcome.status = static_cast<int>(status);
@@ -216,8 +215,10 @@ asio::awaitable<bool> serve(beast::tcp_stream& stream, const Request& request, c
     if (!exchange.stream_error.empty()) ctx->outcome.error = "stream_error";
     else if (!delivered && ctx->outcome.error.empty()) ctx->outcome.error = "client_gone";
     ctx->settle();
-  } else if (exchange.client_route) {
-    audit_request(server.store, record, core::unix_now(server.clock));
+    log_access(record, server.json_logs);
+  } else {
+    log_access(record, server.json_logs);
+    if (exchange.client_route) audit_request(server.store, record, core::unix_now(server.clock));
   }
   co_return delivered && keep_alive;
 }

@@ -29,10 +29,6 @@
 #include "core/security/tokens.hpp"
 #include "core/time_format.hpp"
 
-// g++ 12 inlines Asio's awaitable frame operator new/delete and then reports them as mismatched:
-// a known false positive for coroutine frames, silenced for this file only.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace tollgate::adapters {
 
 namespace asio = boost::asio;
@@ -227,7 +223,7 @@ asio::awaitable<void> send_alert(std::shared_ptr<State> state, core::BudgetAlert
       co_return;
     }
     // The receiver's own figure wins over the jittered backoff, within the operator's ceiling.
-    const milliseconds delay = false
+    const milliseconds delay = outcome.retry_after
                                    ? std::min(*outcome.retry_after, std::max(state->options.max_backoff, milliseconds{0}))
                                    : state->backoff_after(attempt);
     spdlog::info("webhook: budget alert {} at {} to {} failed ({}, attempt {}/{}); retrying in {} ms", alert.budget_id,
@@ -330,7 +326,7 @@ void WebhookNotifier::drain(milliseconds grace) {
     std::lock_guard lock(state_->mutex);
     state_->draining = true;
   }
-
+  cancel_wait(state_);
   std::size_t dropped = 0;
   {
     std::unique_lock lock(state_->mutex);

@@ -46,6 +46,8 @@ void Accounting::settle(RequestContext& ctx) const {
   }
   if (bill.saved > 0) metrics_.saved("routing", to_usd(bill.saved));
 
+  ctx.billed = RequestContext::Billed{bill.usage, to_string(bill.source), bill.cost};
+
   Attribution& who = ctx.attribution;
   who.model = ctx.model_name;
   if (!ctx.provider_id.empty()) who.provider = ctx.provider_id;

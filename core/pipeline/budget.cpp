@@ -1,6 +1,10 @@
 // Budget stage: downgrade, worst-case reservation, budget_exceeded.
 #include "core/pipeline/budget.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "core/time_format.hpp"
@@ -43,8 +47,23 @@ boost::asio::awaitable<Reply> BudgetGate::handle(RequestContext& ctx, Next next)
   Usage worst_usage;
   worst_usage.prompt_tokens = ctx.estimated_prompt_tokens();
   worst_usage.completion_tokens = output;
-  auto reserved = book_.reserve(ctx.attribution, cost_nanos(worst_usage, worst.price), now);
-  if (auto* refusal = std::get_if<BudgetRefusal>(&reserved)) co_return Reply::error(exceeded(*refusal));
+  const Nanos worst_cost = cost_nanos(worst_usage, worst.price);
+  auto reserved = book_.reserve(ctx.attribution, worst_cost, now);
+  // Refused only because requests in flight hold money they will mostly give back: wait for them
+  // to settle rather than refuse a request the budget may well have room for.
+  const auto deadline = std::min(ctx.received_at + config_->server.request_timeout, clock_.now() + kMaxBudgetWait);
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  auto pause = std::chrono::milliseconds(2);
+  while (std::holds_alternative<BudgetRefusal>(reserved)) {
+    const auto& refusal = std::get<BudgetRefusal>(reserved);
+    const bool settling_may_help =
+        refusal.reserved > 0 && refusal.spend + refusal.needed <= refusal.spec->limit;
+    if (!settling_may_help || clock_.now() + pause > deadline) co_return Reply::error(exceeded(refusal));
+    timer.expires_after(pause);
+    co_await timer.async_wait(boost::asio::use_awaitable);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    reserved = book_.reserve(ctx.attribution, worst_cost, unix_now(clock_));
+  }
   ctx.hold = std::move(std::get<BudgetHold>(reserved));
 
   Reply reply = co_await next(ctx);

@@ -78,6 +78,14 @@ struct RequestContext {
   };
   Outcome outcome;
 
+  /// What the request was charged, set by the accounting stage when it settles (for the log line).
+  struct Billed {
+    Usage usage;
+    std::string_view source;  // provider|estimated|cache|none
+    Nanos cost = 0;
+  };
+  std::optional<Billed> billed;
+
   /// Work to do once the reply is over (written, failed or abandoned by the client): stages add
   /// settlements here (e.g. correcting a token estimate with the real usage). settle() runs them
   /// once, in order; the destructor runs any that are left, so none is lost.

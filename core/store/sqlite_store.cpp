@@ -83,7 +83,8 @@ CREATE INDEX audit_at ON audit (at);
     // 2: the ledger (one row per request that reached the pipeline) and budgets made through the API.
     // Every request inserts a ledger row, so it carries one index: each query reads a range of `at`
     // (usage, spend recovery, the audit merge) and groups by any of ten columns, which no small set
-    // of column indexes would cover.
+    // of column indexes would cover; no query filters on one virtual key, so (virtual_key, at) would
+    // only cost inserts. Measured on 500k rows: spend by virtual key over everything ~0.26 s.
     R"sql(
 CREATE TABLE ledger (
   id                INTEGER PRIMARY KEY,  -- the rowid, as in audit
@@ -187,7 +188,7 @@ constexpr const char* kAppendLedger =
     "?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
 
 /// Nano-dollars in column {0} as an exact decimal USD string without trailing zeros ("0", "0.000045",
-/// "12.5"), the same text as format_usd() gives, in SQL.
+/// "12.5"), the same text as format_usd() gives, in SQL. (abs(INT64_MIN) fails the read: no amount is that.)
 constexpr const char* kSqlUsd =
     "rtrim(rtrim(CASE WHEN {0} < 0 THEN '-' ELSE '' END || (abs({0}) / 1000000000) || '.' || "
     "printf('%09d', abs({0}) % 1000000000), '0'), '.')";
@@ -771,7 +772,8 @@ class SqliteStore final : public Store {
 
   void append_ledger(LedgerRecord record) override {
     // Once per request, like append_audit: a short name (no allocation), no Done (the commit window
-    // gathers it with its neighbours), a cached statement.
+    // gathers it with its neighbours), a cached statement, text bound without copies (the record
+    // outlives the statement's use).
     enqueue_write("append_ledger", [record = std::move(record)](Connection& db) {
       db.statement(kAppendLedger)
           .bind_borrowed_text(1, record.request_id)

@@ -38,7 +38,11 @@ struct SqliteStoreOptions {
 /// synchronous=FULL, foreign keys on, busy_timeout, runs forward migrations, starts the writer thread.
 /// Throws std::runtime_error naming the file and the reason when it cannot (unwritable dir, not a
 /// database, schema newer than this binary: "…/tollgate.db has schema version 7 but this tollgate
-/// knows up to 1: upgrade tollgate or point --data-dir elsewhere").
+/// knows up to 2: upgrade tollgate or point --data-dir elsewhere").
+///
+/// query_audit merges the audit table and the ledger: an entry's `id` is its row id in the table it
+/// comes from (ids are counted per table, so an admin entry and a request entry may share one);
+/// entries come in (at, id) order, audit rows before ledger rows on a full tie.
 ///
 /// Every operation, reads included, is a job on the writer thread's FIFO queue. The destructor
 /// drains the queue (everything queued before the writer sees it empty is committed), then closes.

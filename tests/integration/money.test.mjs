@@ -123,8 +123,9 @@ test('a stream is priced from its final usage chunk, which carries the tollgate 
       stream_options: { include_usage: true } },
     { ...bearer(key), 'x-request-id': 'money-stream-1' });
   assert.equal(res.status, 200);
-  const { chunks } = await read_sse(res);
-  const last = chunks.at(-1);
+  const { chunks, done } = await read_sse(res);
+  assert.ok(done);
+  const last = chunks.at(-1).json;
   assert.ok(last.usage, JSON.stringify(last));
   const expected = nanos_of(last.usage);
   assert.equal(last.tollgate.cost_usd, usd(expected));
@@ -251,7 +252,9 @@ test('200 concurrent requests against a budget with room for about 20 end within
   console.log(`# 200 concurrent: ${served.length} served, ${refused.length} refused, spent ${usd(spent)} of ` +
               `${usd(limit_nanos)} USD, overshoot ${usd(overshoot)} USD`);
   assert.ok(overshoot <= 32_000, `overshoot ${overshoot} nanos`);
-  assert.ok(served.length >= 10, `only ${served.length} served`);
+  // Requests that did not fit only because of money held in flight waited for it to settle, so the
+  // budget ends spent to within one request's cost, not refused early at its worst case.
+  assert.ok(limit_nanos - spent <= 64_000, `${usd(limit_nanos - spent)} USD left unspent`);
   await gw.stop();
 });
 
@@ -316,7 +319,7 @@ test('usage grouped by team and by feature adds up to the total; a restart keeps
   const sum = (rows, field) => rows.reduce((s, r) => s + Number(r[field]), 0);
   const by_team = await eventually(async () => {
     const u = await usage(gw, '?group_by=team');
-    return u.total.requests === 6 ? u : null;  // the refused request has a row too, at 0
+    return u.total.requests === 5 ? u : null;  // the malformed tags never reached the pipeline
   });
   assert.equal(by_team.total.cost_usd, usd(total_nanos));
   assert.equal(sum(by_team.rows, 'requests'), by_team.total.requests);
@@ -325,7 +328,7 @@ test('usage grouped by team and by feature adds up to the total; a restart keeps
   const by_feature = await usage(gw, '?group_by=feature');
   assert.equal(by_feature.total.cost_usd, usd(total_nanos));
   assert.ok(Math.abs(sum(by_feature.rows, 'cost_usd') - total_nanos / 1e9) < 1e-12);
-  assert.deepEqual(by_feature.rows.map((r) => r.group).sort(), ['', 'chat', 'search']);
+  assert.deepEqual(by_feature.rows.map((r) => r.group ?? '(none)').sort(), ['(none)', 'chat', 'search']);
   const chat_row = by_feature.rows.find((r) => r.group === 'chat');
   assert.equal(chat_row.requests, 3);
 

@@ -4,12 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,7 +27,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "config/config_error.hpp"
@@ -171,21 +172,49 @@ std::vector<std::string> budget_ids(const Receiver& receiver) {
   return ids;
 }
 
-/// Routes spdlog's default logger into a string for one test, restoring the previous one after.
+/// Keeps every formatted line, and lets another thread wait for one.
+class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::string text() const {
+    std::lock_guard lock(lines_mutex_);
+    return text_;
+  }
+  bool wait_for(const std::string& part, std::chrono::milliseconds limit) {
+    std::unique_lock lock(lines_mutex_);
+    return logged_.wait_for(lock, limit, [&] { return text_.find(part) != std::string::npos; });
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    std::lock_guard lock(lines_mutex_);
+    text_.append(formatted.data(), formatted.size());
+    logged_.notify_all();
+  }
+  void flush_() override {}
+
+ private:
+  mutable std::mutex lines_mutex_;
+  std::condition_variable logged_;
+  std::string text_;
+};
+
+/// Routes spdlog's default logger into a LineSink for one test, restoring the previous one after.
 class LogCapture {
  public:
-  LogCapture() : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    auto logger = std::make_shared<spdlog::logger>("webhook-test", sink);
+  LogCapture() : previous_(spdlog::default_logger()), sink_(std::make_shared<LineSink>()) {
+    auto logger = std::make_shared<spdlog::logger>("webhook-test", sink_);
     logger->set_level(spdlog::level::trace);
     spdlog::set_default_logger(logger);
   }
   ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string text() const { return out_.str(); }
+  std::string text() const { return sink_->text(); }
+  bool wait_for(const std::string& part) { return sink_->wait_for(part, std::chrono::milliseconds{10'000}); }
 
  private:
   std::shared_ptr<spdlog::logger> previous_;
-  std::ostringstream out_;
+  std::shared_ptr<LineSink> sink_;
 };
 
 }  // namespace
@@ -404,13 +433,14 @@ TEST_CASE("WebhookNotifier stops retrying on drain and sends what is queued once
   options.backoff = 1h;
   options.max_backoff = 1h;
   WebhookNotifier notifier(ctx.get_executor(), options);
+  LogCapture logs;
   auto work = asio::make_work_guard(ctx);
   std::thread io_thread([&] { ctx.run(); });
 
   notifier.notify(make_alert("bud_a"));
   notifier.notify(make_alert("bud_b"));
-  // Whether bud_a is in flight or waiting for its retry by now, neither is retried from here on;
-  // had the hour-long wait not been cut short, bud_b would never be posted.
+  // bud_a now waits an hour for its retry; drain must cut that short and send bud_b once.
+  const bool waiting = logs.wait_for("retrying in");
   notifier.drain(5s);
   const auto failed = notifier.failed();
   const auto delivered = notifier.delivered();
@@ -418,8 +448,33 @@ TEST_CASE("WebhookNotifier stops retrying on drain and sends what is queued once
   work.reset();
   ctx.stop();
   io_thread.join();
+  REQUIRE(waiting);
   CHECK(failed == 2);
   CHECK(delivered == 0);
+  CHECK(budget_ids(*receiver) == std::vector<std::string>{"bud_a", "bud_b"});
+  CHECK(logs.text().find("shutting down") != std::string::npos);
+}
+
+TEST_CASE("WebhookNotifier sends an alert that was in flight at drain once", "[webhook]") {
+  asio::io_context ctx;
+  auto receiver = start_receiver(ctx, {{503, "", false}, {503, "", false}});
+  auto options = fast_options(receiver->url("/hook"));
+  options.backoff = 1h;
+  options.max_backoff = 1h;
+  WebhookNotifier notifier(ctx.get_executor(), options);
+  auto work = asio::make_work_guard(ctx);
+  std::thread io_thread([&] { ctx.run(); });
+
+  // Drained at once: each alert gets its one attempt whether or not it had started.
+  notifier.notify(make_alert("bud_a"));
+  notifier.notify(make_alert("bud_b"));
+  notifier.drain(5s);
+  const auto failed = notifier.failed();
+
+  work.reset();
+  ctx.stop();
+  io_thread.join();
+  CHECK(failed == 2);
   CHECK(budget_ids(*receiver) == std::vector<std::string>{"bud_a", "bud_b"});
 }
 
