@@ -134,10 +134,10 @@ BudgetBook::Account& BudgetBook::account(Budget& budget, std::string_view value,
   return *it->second;
 }
 
-void BudgetBook::publish(Budget& budget, std::string_view value, const Account& account) {
+void BudgetBook::publish(Budget& budget, std::string_view value, Account& account) {
   if (!account.published) {
     if (budget.published >= kMaxSeriesPerBudget) return;
-    const_cast<Account&>(account).published = true;
+    account.published = true;
     ++budget.published;
   }
   metrics_.budget(series_name(*budget.spec, value), to_usd(account.spent), to_usd(budget.spec->limit));

@@ -118,7 +118,7 @@ class BudgetBook {
   void start_recovery(const std::shared_ptr<Budget>& budget, std::int64_t now);
   BudgetStatus status_row(const Budget& budget, const Account& account, std::int64_t now) const;
   void roll(const Budget& budget, Account& account, std::int64_t now) const;
-  void publish(Budget& budget, std::string_view value, const Account& account);
+  void publish(Budget& budget, std::string_view value, Account& account);
 
   Store& store_;
   Metrics& metrics_;

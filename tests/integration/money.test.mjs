@@ -81,7 +81,7 @@ async function audit_entry(gw, request_id) {
   return eventually(async () => {
     const r = await get(`${gw.url}/api/v1/audit?limit=1000`, master);
     return r.json.data.find((e) => e.kind === 'request' && e.target === request_id);
-  });
+  }, { timeout_ms: 10_000 });
 }
 
 async function usage(gw, query = '') {
@@ -174,9 +174,12 @@ test('a model with no price is served at 0 and flagged in the log and a metric',
   const r = await chat(gw, key, 'free');
   assert.equal(r.status, 200, r.text);
   assert.equal(r.headers.get('x-tollgate-cost-usd'), '0');
-  await eventually(() => /no-such-priced-model has no price/.test(gw.output()));
-  const metrics = parse_metrics((await get(`${gw.url}/metrics`)).text);
-  assert.equal(metric_sum(metrics, 'tollgate_unpriced_requests_total', { model: 'no-such-priced-model' }), 1);
+  // Logged and counted when the request settles, just after the reply (slow under sanitizers).
+  await eventually(() => /no-such-priced-model has no price/.test(gw.output()), { timeout_ms: 10_000 });
+  await eventually(async () => {
+    const metrics = parse_metrics((await get(`${gw.url}/metrics`)).text);
+    return metric_sum(metrics, 'tollgate_unpriced_requests_total', { model: 'no-such-priced-model' }) === 1;
+  });
   await gw.stop();
 });
 
@@ -276,7 +279,7 @@ test('the webhook receives each threshold once, in order', async () => {
     });
     const { key } = await issue_key(gw);
     for (let i = 0; i < 6; ++i) assert.equal((await chat(gw, key, 'm')).status, 200);  // 32% … 192%
-    await eventually(() => received.length >= 3);
+    await eventually(() => received.length >= 3, { timeout_ms: 10_000 });
     await new Promise((resolve) => { setTimeout(resolve, 300); });  // no late duplicates
     assert.deepEqual(received.map((r) => r.body.threshold), [0.25, 0.5, 1]);
     const last = received[2].body;

@@ -4,16 +4,8 @@
 #include <string>
 
 #include "core/money/price_table.hpp"
+#include "support/price_string.hpp"
 
-namespace Catch {
-template <>
-struct StringMaker<tollgate::core::Price> {
-  static std::string convert(const tollgate::core::Price& p) {
-    return "{" + std::to_string(p.input) + ", " + std::to_string(p.output) + ", " + std::to_string(p.cached_input) +
-           "}";
-  }
-};
-}  // namespace Catch
 
 using namespace tollgate::core;
 
