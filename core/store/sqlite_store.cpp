@@ -851,31 +851,31 @@ class SqliteStore final : public Store {
   }
 
   void query_usage(UsageQuery query, std::function<void(std::optional<UsageReport>)> done) override {
-    auto report = std::make_shared<std::optional<UsageReport>>();
-    Job job;
-    job.what = fmt::format("query_usage {}", query.group_by);
-    job.run = [report, query = std::move(query)](Connection& db) {
-      report->reset();
-      *report = read_usage(db, query);
-    };
-    job.finish = [report, done = std::move(done)](bool ok) {
-      if (!ok) report->reset();
-      if (done) done(std::move(*report));
-    };
-    enqueue(std::move(job));
+    std::string what = fmt::format("query_usage {}", query.group_by);
+    enqueue_read<UsageReport>(std::move(what), [query = std::move(query)](Connection& db) { return read_usage(db, query); },
+                              std::move(done));
   }
 
   void query_spend(SpendQuery query, std::function<void(std::optional<SpendRows>)> done) override {
-    auto rows = std::make_shared<std::optional<SpendRows>>();
+    std::string what = fmt::format("query_spend {}", query.column);
+    enqueue_read<SpendRows>(std::move(what), [query = std::move(query)](Connection& db) { return read_spend(db, query); },
+                            std::move(done));
+  }
+
+  /// A read queued behind every write before it: `read` runs on the writer thread, `done` gets its
+  /// result there, or nullopt when it failed.
+  template <class T>
+  void enqueue_read(std::string what, std::function<T(Connection&)> read, std::function<void(std::optional<T>)> done) {
+    auto result = std::make_shared<std::optional<T>>();
     Job job;
-    job.what = fmt::format("query_spend {}", query.column);
-    job.run = [rows, query = std::move(query)](Connection& db) {
-      rows->reset();
-      *rows = read_spend(db, query);
+    job.what = std::move(what);
+    job.run = [result, read = std::move(read)](Connection& db) {
+      result->reset();
+      *result = read(db);
     };
-    job.finish = [rows, done = std::move(done)](bool ok) {
-      if (!ok) rows->reset();
-      if (done) done(std::move(*rows));
+    job.finish = [result, done = std::move(done)](bool ok) {
+      if (!ok) result->reset();
+      if (done) done(std::move(*result));
     };
     enqueue(std::move(job));
   }
