@@ -9,6 +9,8 @@
 namespace tollgate::core {
 namespace {
 
+constexpr std::size_t kMaxStoredModelName = 256;
+
 /// The key's own attribution wins; a tag fills in what the key leaves empty.
 std::string attribute(const std::string& from_key, const Tags& tags, std::string_view tag) {
   return from_key.empty() ? std::string(tag_value(tags, tag)) : from_key;
@@ -63,8 +65,9 @@ void Accounting::settle(RequestContext& ctx) const {
   row.customer = who.customer;
   row.feature = who.feature;
   row.tags = tags_json(ctx.tags);
-  row.model = ctx.requested_model.empty() ? ctx.model_name : ctx.requested_model;
-  row.served_model = ctx.model_name;
+  // The requested name is the client's text (an unknown one too): bounded before it is stored.
+  row.model = (ctx.requested_model.empty() ? ctx.model_name : ctx.requested_model).substr(0, kMaxStoredModelName);
+  row.served_model = ctx.model_name.substr(0, kMaxStoredModelName);
   row.provider = ctx.provider_id;
   row.deployment = ctx.upstream_model;
   row.prompt_tokens = bill.usage.prompt_tokens;
