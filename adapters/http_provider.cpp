@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "adapters/sse_parser.hpp"
 #include "core/error.hpp"
 
@@ -136,6 +138,33 @@ std::optional<std::string_view> HttpProvider::next_key(std::shared_ptr<const cor
   return config_.keys[n % config_.keys.size()];
 }
 
+namespace {
+
+/// The disabled key's record time. Wall time straight from the system clock: this is a record's
+/// timestamp, not a policy decision, and the provider has no injected clock.
+core::UnixMillis unix_millis_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+AttemptError HttpProvider::rejected_key(AttemptError error, const std::shared_ptr<const core::UpstreamKey>& key) {
+  if (key == nullptr || keys_ == nullptr || error.kind != FailureKind::kStatus ||
+      (error.status != 401 && error.status != 403))
+    return error;
+  // The upstream refuses our credential, not the caller's request: take the key out of rotation
+  // and let the attempt fail over to another key or deployment.
+  const std::string reason = "the upstream answered " + std::to_string(error.status) + " (" +
+                             error.message.substr(0, 200) + ")";
+  if (keys_->disable(key->record.id, reason, unix_millis_now()))
+    spdlog::error("provider '{}': key {} ({}) disabled: {}", config_.id, key->record.id, key->record.fingerprint, reason);
+  error.retryable = true;
+  error.body.clear();
+  error.message = "key " + key->record.fingerprint + " rejected with " + std::to_string(error.status) + "; disabled";
+  return error;
+}
+
 boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCall call) {
   std::shared_ptr<const core::UpstreamKey> held_key;
   const auto key = next_key(held_key);
@@ -165,7 +194,7 @@ boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCal
     auto response = co_await client_.send(std::move(*request), call.timeouts);
     if (!response) co_return failed(response.error());
     if (!is_success(response->status))
-      co_return failed(adapter_->classify(response->status, response->headers, response->body));
+      co_return failed(rejected_key(adapter_->classify(response->status, response->headers, response->body), held_key));
     auto decoded = adapter_->decode(response->body, call);
     if (!decoded) {
       co_return failed(AttemptError{.kind = FailureKind::kProtocol,
@@ -186,7 +215,7 @@ boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCal
   if (!is_success(reader->status())) {
     auto body = co_await reader->read_all();
     const std::string_view text = body ? std::string_view(*body) : std::string_view();
-    co_return failed(adapter_->classify(reader->status(), reader->headers(), text));
+    co_return failed(rejected_key(adapter_->classify(reader->status(), reader->headers(), text), held_key));
   }
   co_return core::Reply::chunks(std::make_unique<HttpChunkStream>(std::move(reader), adapter_->stream_decoder(call)));
 }

@@ -19,7 +19,8 @@ namespace tollgate::adapters {
 /// One configured HTTP provider: its adapter bound to its base URL and keys. Keys come from the
 /// shared pool when one is given (config and API keys, round-robin), else from the config entry;
 /// a provider without any key calls without credentials, one whose keys are all disabled fails
-/// the attempt (retryably, so another deployment can answer). Thread-safe: call() runs
+/// the attempt (retryably, so another deployment can answer). A pooled key the upstream answers
+/// 401/403 to is disabled. Thread-safe: call() runs
 /// concurrently from any strand. The client and the pool must outlive the provider.
 class HttpProvider final : public core::Provider {
  public:
@@ -38,6 +39,9 @@ class HttpProvider final : public core::Provider {
  private:
   /// The key for one attempt; `held` keeps a pooled key alive while its material is in use.
   std::optional<std::string_view> next_key(std::shared_ptr<const core::UpstreamKey>& held) noexcept;
+  /// A 401/403 answered to a pooled key: disables the key (error log, reason stored) and makes the
+  /// attempt retryable, since another key or deployment may well succeed. Other errors as they are.
+  core::AttemptError rejected_key(core::AttemptError error, const std::shared_ptr<const core::UpstreamKey>& key);
 
   config::ProviderConfig config_;
   std::shared_ptr<const Adapter> adapter_;

@@ -104,6 +104,21 @@ void UpstreamKeys::put(UpstreamKeyRecord record, std::string material, Store::Do
   store_.put_upstream_key(std::move(record), std::move(done));
 }
 
+bool UpstreamKeys::disable(std::string_view id, std::string reason, UnixMillis now) {
+  std::lock_guard lock(mutex_);
+  auto it = by_id_.find(std::string(id));
+  if (it == by_id_.end() || it->second->record.state == "disabled") return false;
+  auto key = std::make_shared<UpstreamKey>(*it->second);
+  key->record.state = "disabled";
+  key->record.state_reason = std::move(reason);
+  key->record.updated_at = now;
+  const std::string provider_id = key->record.provider_id;
+  if (!key->from_config) store_.put_upstream_key(key->record);
+  it->second = std::move(key);
+  rebuild_locked(provider_id);
+  return true;
+}
+
 bool UpstreamKeys::remove(std::string_view id, Store::Done done) {
   std::lock_guard lock(mutex_);
   auto it = by_id_.find(std::string(id));

@@ -48,6 +48,10 @@ class UpstreamKeys {
 
   /// Creates or replaces an API key (seals `material` into the record) and queues it for the store.
   void put(UpstreamKeyRecord record, std::string material, Store::Done done);
+  /// Takes a key out of rotation because its upstream rejected it (401/403): state "disabled" with
+  /// `reason`, in memory at once, and in the store for an API key (a config key is disabled until
+  /// restart). False when the key is unknown or already disabled.
+  bool disable(std::string_view id, std::string reason, UnixMillis now);
   /// Removes an API key; false when there is no such API key.
   bool remove(std::string_view id, Store::Done done);
 

@@ -111,7 +111,12 @@ boost::asio::awaitable<HttpReply> AdminKeysHandler::update(const Request& reques
   std::string material = current->material;
   auto new_material = body->token("key_material");
   if (!new_material) co_return fail(new_material.error());
-  if (new_material->value) material = *new_material->value;
+  if (new_material->value) {
+    material = *new_material->value;
+    // A replaced credential deserves a fresh try, even if the upstream rejected the old one.
+    record.state = "active";
+    record.state_reason.clear();
+  }
   if (auto error = apply_settings(*body, record)) co_return fail(*error);
   auto state = body->text("state", 16);
   if (!state) co_return fail(state.error());

@@ -265,8 +265,9 @@ test('secrets never reach the logs: materials, issued keys, the master key and w
 
   const patched = await request('PATCH', `${gw.url}/api/v1/keys/${key.id}`, { key_material: material_b, rpm: 50 }, master);
   assert.equal(patched.status, 200, patched.text);
-  // The upstream accepts only the first material: this one is refused there (a 401 passed through).
-  assert.equal((await chat(gw, 'chat', bearer(rotated.json.key))).status, 401);
+  // The upstream accepts only the first material: this one is refused there, so the key is
+  // disabled and the request (one candidate) fails as an upstream error, never the caller's 401.
+  assert.equal((await chat(gw, 'chat', bearer(rotated.json.key))).status, 502);
   const restored = await request('PATCH', `${gw.url}/api/v1/keys/${key.id}`, { key_material: kMaterial }, master);
   assert.equal(restored.status, 200, restored.text);
   assert.equal((await chat(gw, 'chat', bearer(rotated.json.key))).status, 200);

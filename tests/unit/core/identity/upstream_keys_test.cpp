@@ -155,3 +155,33 @@ TEST_CASE("API keys are sealed at rest and come back after a restart", "[identit
     CHECK_THROWS_AS(UpstreamKeys(config, *store, sealer, records), std::runtime_error);
   }
 }
+
+TEST_CASE("a disabled key leaves the pool at once; an API key stays disabled after a restart", "[identity]") {
+  TempDir dir;
+  auto config = two_providers();
+  const Sealer sealer(key_bytes(7));
+  {
+    auto store = open_sqlite_store(dir.str());
+    UpstreamKeys keys(config, *store, sealer, {});
+    REQUIRE(put_sync(keys, api_record("key_api", "openai", 1000), "sk-api-key-material-0002"));
+
+    CHECK(keys.disable("key_api", "the upstream answered 401 (invalid key)", 2000));
+    CHECK_FALSE(keys.disable("key_api", "again", 3000));  // already disabled: nothing to do
+    CHECK_FALSE(keys.disable("key_unknown", "x", 3000));
+    for (int i = 0; i < 4; ++i) CHECK(keys.next("openai").key->record.id == "cfg_openai_0");
+
+    CHECK(keys.disable("cfg_openai_0", "the upstream answered 403 (forbidden)", 2000));
+    const auto none = keys.next("openai");
+    CHECK(none.key == nullptr);
+    CHECK(none.provider_has_keys);  // every key disabled: not the same as a provider without keys
+    store->flush();
+  }
+  auto store = open_sqlite_store(dir.str());
+  UpstreamKeys keys(config, *store, sealer, store->load_upstream_keys());
+  const auto api = keys.find("key_api");
+  REQUIRE(api);
+  CHECK(api->record.state == "disabled");
+  CHECK(api->record.state_reason == "the upstream answered 401 (invalid key)");
+  CHECK(api->record.updated_at == 2000);
+  CHECK(keys.next("openai").key->record.id == "cfg_openai_0");  // config keys start active again
+}

@@ -1,0 +1,55 @@
+// Key pools through the real binary: a key its upstream rejects (401) is disabled with the reason,
+// and the pool's other keys carry on.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { eventually, get, request, start_tollgate, start_upstream, stop_all } from './support.mjs';
+
+const kMaster = 'master-key-key-pool-tests-5e4d3c2b1a09f8e7';
+const master = { authorization: `Bearer ${kMaster}` };
+const kGood = 'sk-pool-good-0123456789abcdefGHIJ';
+const kBad = 'sk-pool-revoked-0123456789abcdefWXYZ';
+
+let up;
+
+before(async () => {
+  up = await start_upstream();
+});
+
+after(stop_all);
+
+test('a key the upstream answers 401 to is disabled with the reason; the other key serves', async () => {
+  const gw = await start_tollgate({
+    config: {
+      providers: [{ id: 'pool', type: 'openai', base_url: up.base_url(`require_key=${kGood},id=pool`), keys: [kBad, kGood] }],
+      models: [{ name: 'm', deployments: [{ provider: 'pool', model: 'pool-model' }] }],
+      routing: { strategy: 'priority', max_attempts: 1 },
+    },
+    env: { TOLLGATE_MASTER_KEY: kMaster },
+  });
+  const chat = () => request('POST', `${gw.url}/v1/chat/completions`,
+    { model: 'm', messages: [{ role: 'user', content: 'hello pool' }] }, master);
+
+  // Round-robin starts with either key; within two requests the bad one has been tried.
+  const first = [await chat(), await chat()];
+  assert.ok(first.some((r) => r.status === 200), first.map((r) => r.status).join(','));
+  for (const r of first.filter((x) => x.status !== 200)) {
+    assert.equal(r.status, 502);  // one candidate only: the rejection is an attempt failure, never the caller's 401
+    assert.match(r.json.error.message, /rejected with 401; disabled/);
+    assert.ok(!r.text.includes(kBad));
+  }
+  // From now on every request uses the good key.
+  for (let i = 0; i < 6; ++i) assert.equal((await chat()).status, 200);
+
+  const keys = await get(`${gw.url}/api/v1/keys?provider_id=pool`, master);
+  assert.equal(keys.status, 200, keys.text);
+  const states = keys.json.data.map((k) => k.state).sort();
+  assert.deepEqual(states, ['active', 'disabled']);
+  const disabled = keys.json.data.find((k) => k.state === 'disabled');
+  assert.match(disabled.state_reason, /401/);
+  assert.equal(disabled.fingerprint, `sk-…${kBad.slice(-4)}`);
+  await eventually(() => /key cfg_pool_0 \(sk-…WXYZ\) disabled/.test(gw.output()));
+  assert.ok(!gw.output().includes(kBad));
+  await gw.stop();
+});
