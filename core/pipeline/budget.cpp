@@ -67,7 +67,7 @@ boost::asio::awaitable<Reply> BudgetGate::handle(RequestContext& ctx, Next next)
   ctx.hold = std::move(std::get<BudgetHold>(reserved));
 
   Reply reply = co_await next(ctx);
-  if (!ctx.requested_model.empty()) reply.set_header("x-tollgate-downgraded-from", ctx.requested_model);
+  if (!ctx.requested_model.empty()) reply.headers.emplace_back("x-tollgate-downgraded-from", ctx.requested_model);
   co_return reply;
 }
 

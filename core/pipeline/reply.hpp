@@ -9,12 +9,11 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/headers.hpp"
 #include "core/openai/usage.hpp"
 #include "core/pipeline/chunk_stream.hpp"
 
 namespace tollgate::core {
-
-using Headers = std::vector<std::pair<std::string, std::string>>;
 
 /// Exactly one of: a buffered JSON body (any status, e.g. an upstream 400 passed through as is),
 /// a stream of chunks (status 200, SSE), or tollgate's own error (rendered in OpenAI's shape).
