@@ -11,6 +11,7 @@
 
 #include "adapters/sse_parser.hpp"
 #include "core/error.hpp"
+#include "core/time_format.hpp"
 
 // g++ 12 inlines Asio's awaitable frame operator new/delete into call() and then reports them as
 // mismatched: a known false positive for coroutine frames, silenced for this file only.
@@ -119,16 +120,29 @@ boost::asio::awaitable<void> HttpChunkStream::drain() {
 
 }  // namespace
 
+namespace {
+
+/// The clock of providers built without one.
+const core::Clock& system_clock() {
+  static const core::SystemClock clock;
+  return clock;
+}
+
+}  // namespace
+
 HttpProvider::HttpProvider(config::ProviderConfig config, std::shared_ptr<const Adapter> adapter,
-                           http::UpstreamClient& client, core::UpstreamKeys* keys)
-    : config_(std::move(config)), adapter_(std::move(adapter)), client_(client), keys_(keys) {
+                           http::UpstreamClient& client, core::UpstreamKeys* keys, const core::Clock* clock)
+    : config_(std::move(config)), adapter_(std::move(adapter)), client_(client), keys_(keys),
+      clock_(clock != nullptr ? *clock : system_clock()) {
   // "${OPENAI_API_KEY}" with the variable unset expands to "": that is no key, not an empty one.
   std::erase_if(config_.keys, [](const std::string& key) { return key.empty(); });
 }
 
-std::optional<std::string_view> HttpProvider::next_key(std::shared_ptr<const core::UpstreamKey>& held) noexcept {
+std::optional<std::string_view> HttpProvider::next_key(std::shared_ptr<const core::UpstreamKey>& held,
+                                                       std::optional<core::Clock::Steady::time_point>& resting_until) noexcept {
   if (keys_ != nullptr) {
-    auto choice = keys_->next(config_.id);
+    auto choice = keys_->next(config_.id, clock_.now());
+    resting_until = choice.available_at;
     if (!choice.key) return choice.provider_has_keys ? std::nullopt : std::optional<std::string_view>(std::string_view{});
     held = std::move(choice.key);
     return std::string_view(held->material);
@@ -138,16 +152,14 @@ std::optional<std::string_view> HttpProvider::next_key(std::shared_ptr<const cor
   return config_.keys[n % config_.keys.size()];
 }
 
-namespace {
-
-/// The disabled key's record time. Wall time straight from the system clock: this is a record's
-/// timestamp, not a policy decision, and the provider has no injected clock.
-core::UnixMillis unix_millis_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+void HttpProvider::observe(const std::shared_ptr<const core::UpstreamKey>& key, int status,
+                           const core::Headers& headers) {
+  if (key == nullptr || keys_ == nullptr) return;
+  const auto rest = keys_->observe(key->record.id, status, headers, clock_.now(), core::unix_now(clock_));
+  if (rest)
+    spdlog::warn("provider '{}': key {} ({}) answered 429; it rests for {} ms", config_.id, key->record.id,
+                 key->record.fingerprint, rest->count());
 }
-
-}  // namespace
 
 AttemptError HttpProvider::rejected_key(AttemptError error, const std::shared_ptr<const core::UpstreamKey>& key) {
   if (key == nullptr || keys_ == nullptr || error.kind != FailureKind::kStatus ||
@@ -157,7 +169,7 @@ AttemptError HttpProvider::rejected_key(AttemptError error, const std::shared_pt
   // and let the attempt fail over to another key or deployment.
   const std::string reason = "the upstream answered " + std::to_string(error.status) + " (" +
                              error.message.substr(0, 200) + ")";
-  if (keys_->disable(key->record.id, reason, unix_millis_now()))
+  if (keys_->disable(key->record.id, reason, core::unix_now(clock_)))
     spdlog::error("provider '{}': key {} ({}) disabled: {}", config_.id, key->record.id, key->record.fingerprint, reason);
   error.retryable = true;
   error.body.clear();
@@ -167,7 +179,18 @@ AttemptError HttpProvider::rejected_key(AttemptError error, const std::shared_pt
 
 boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCall call) {
   std::shared_ptr<const core::UpstreamKey> held_key;
-  const auto key = next_key(held_key);
+  std::optional<core::Clock::Steady::time_point> resting_until;
+  const auto key = next_key(held_key, resting_until);
+  if (!key && resting_until) {
+    const auto rest = std::chrono::ceil<std::chrono::seconds>(*resting_until - clock_.now());
+    co_return failed(AttemptError{.kind = FailureKind::kStatus,
+                                  .status = 429,
+                                  .retryable = true,
+                                  .message = "every key of provider '" + config_.id + "' is resting after a 429 (for " +
+                                             std::to_string(std::max<std::int64_t>(rest.count(), 1)) + " s more)",
+                                  .body = {},
+                                  .retry_after = std::max(rest, std::chrono::seconds(1))});
+  }
   if (!key) {
     co_return failed(AttemptError{.kind = FailureKind::kStatus,
                                   .status = 503,
@@ -193,6 +216,7 @@ boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCal
   if (!call.stream) {
     auto response = co_await client_.send(std::move(*request), call.timeouts);
     if (!response) co_return failed(response.error());
+    observe(held_key, response->status, response->headers);
     if (!is_success(response->status))
       co_return failed(rejected_key(adapter_->classify(response->status, response->headers, response->body), held_key));
     auto decoded = adapter_->decode(response->body, call);
@@ -212,6 +236,7 @@ boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCal
   auto opened = co_await client_.open(std::move(*request), call.timeouts);
   if (!opened) co_return failed(opened.error());
   std::unique_ptr<http::BodyReader> reader = std::move(*opened);
+  observe(held_key, reader->status(), reader->headers());
   if (!is_success(reader->status())) {
     auto body = co_await reader->read_all();
     const std::string_view text = body ? std::string_view(*body) : std::string_view();

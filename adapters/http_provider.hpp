@@ -20,12 +20,15 @@ namespace tollgate::adapters {
 /// shared pool when one is given (config and API keys, round-robin), else from the config entry;
 /// a provider without any key calls without credentials, one whose keys are all disabled fails
 /// the attempt (retryably, so another deployment can answer). A pooled key the upstream answers
-/// 401/403 to is disabled. Thread-safe: call() runs
+/// 401/403 to is disabled; one answered 429 rests until the upstream's Retry-After (or reset
+/// headers) and is passed over meanwhile; when every key rests the attempt fails (retryably) at
+/// once with the soonest end as its retry_after. Thread-safe: call() runs
 /// concurrently from any strand. The client and the pool must outlive the provider.
 class HttpProvider final : public core::Provider {
  public:
+  /// `clock` times key cooldowns; null: the system clock.
   HttpProvider(config::ProviderConfig config, std::shared_ptr<const Adapter> adapter, http::UpstreamClient& client,
-               core::UpstreamKeys* keys = nullptr);
+               core::UpstreamKeys* keys = nullptr, const core::Clock* clock = nullptr);
 
   std::string_view id() const noexcept override { return config_.id; }
   std::string_view type() const noexcept override { return config_.type; }
@@ -37,16 +40,21 @@ class HttpProvider final : public core::Provider {
   boost::asio::awaitable<core::AttemptResult> call(core::UpstreamCall call) override;
 
  private:
-  /// The key for one attempt; `held` keeps a pooled key alive while its material is in use.
-  std::optional<std::string_view> next_key(std::shared_ptr<const core::UpstreamKey>& held) noexcept;
+  /// The key for one attempt; `held` keeps a pooled key alive while its material is in use. nullopt
+  /// when the pool has keys but none usable; `resting_until` then says when one is free, if known.
+  std::optional<std::string_view> next_key(std::shared_ptr<const core::UpstreamKey>& held,
+                                           std::optional<core::Clock::Steady::time_point>& resting_until) noexcept;
   /// A 401/403 answered to a pooled key: disables the key (error log, reason stored) and makes the
   /// attempt retryable, since another key or deployment may well succeed. Other errors as they are.
   core::AttemptError rejected_key(core::AttemptError error, const std::shared_ptr<const core::UpstreamKey>& key);
+  /// Every answer to a pooled key: its rate-limit headers, and a 429's cooldown (logged).
+  void observe(const std::shared_ptr<const core::UpstreamKey>& key, int status, const core::Headers& headers);
 
   config::ProviderConfig config_;
   std::shared_ptr<const Adapter> adapter_;
   http::UpstreamClient& client_;
   core::UpstreamKeys* keys_;
+  const core::Clock& clock_;
   std::atomic<std::uint64_t> next_key_{0};
 };
 

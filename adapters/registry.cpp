@@ -47,7 +47,8 @@ class UnsupportedProvider final : public core::Provider {
 
 }  // namespace
 
-ProviderRegistry::ProviderRegistry(const config::Config& config, http::UpstreamClient& client, core::UpstreamKeys* keys) {
+ProviderRegistry::ProviderRegistry(const config::Config& config, http::UpstreamClient& client, core::UpstreamKeys* keys,
+                                   const core::Clock* clock) {
   auto openai = std::make_shared<const OpenAiAdapter>();
   providers_.reserve(config.providers.size());
   for (std::size_t i = 0; i < config.providers.size(); ++i) {
@@ -55,7 +56,7 @@ ProviderRegistry::ProviderRegistry(const config::Config& config, http::UpstreamC
     if (provider.type == "openai") {
       config::ProviderConfig resolved = provider;
       if (resolved.base_url.empty()) resolved.base_url = kOpenAiDefaultBaseUrl;
-      providers_.push_back(std::make_unique<HttpProvider>(std::move(resolved), openai, client, keys));
+      providers_.push_back(std::make_unique<HttpProvider>(std::move(resolved), openai, client, keys, clock));
     } else if (provider.type == "mock") {
       providers_.push_back(std::make_unique<MockProvider>(provider.id));
     } else if (provider.type == "anthropic" || provider.type == "gemini") {

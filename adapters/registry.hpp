@@ -20,7 +20,8 @@ class ProviderRegistry {
  public:
   /// Throws config::ConfigError for a provider type it does not know. HTTP providers draw their
   /// keys from `keys` when given (it must outlive the registry), else from their config entry.
-  ProviderRegistry(const config::Config& config, http::UpstreamClient& client, core::UpstreamKeys* keys = nullptr);
+  ProviderRegistry(const config::Config& config, http::UpstreamClient& client, core::UpstreamKeys* keys = nullptr,
+                   const core::Clock* clock = nullptr);
   ~ProviderRegistry();
   ProviderRegistry(const ProviderRegistry&) = delete;
   ProviderRegistry& operator=(const ProviderRegistry&) = delete;

@@ -148,7 +148,7 @@ int App::run() {
   const auto counters = core::make_in_process_counters();
 
   adapters::http::UpstreamClient client(io.get_executor(), adapters::http::UpstreamClient::Options{});
-  adapters::ProviderRegistry providers(cfg, client, &upstream_keys);
+  adapters::ProviderRegistry providers(cfg, client, &upstream_keys, &clock);
   for (const auto* provider : providers.all())
     if (!provider->available())
       spdlog::warn("provider '{}' has type '{}', which this build cannot call yet: its deployments are skipped",

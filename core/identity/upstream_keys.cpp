@@ -69,15 +69,51 @@ void UpstreamKeys::rebuild_locked(const std::string& provider_id) {
   pools_[provider_id] = std::move(pool);
 }
 
-KeyChoice UpstreamKeys::next(std::string_view provider_id) {
+KeyChoice UpstreamKeys::next(std::string_view provider_id, std::optional<Clock::Steady::time_point> now) {
   std::shared_ptr<const Pool> pool;
   {
     std::lock_guard lock(mutex_);
     if (auto it = pools_.find(provider_id); it != pools_.end()) pool = it->second;
   }
-  if (!pool || pool->active.empty()) return KeyChoice{nullptr, pool && pool->has_keys};
+  if (!pool || pool->active.empty()) return KeyChoice{nullptr, pool && pool->has_keys, std::nullopt};
+  const auto& active = pool->active;
   const auto n = cursor_.fetch_add(1, std::memory_order_relaxed);
-  return KeyChoice{pool->active[n % pool->active.size()], true};
+  if (!now) return KeyChoice{active[n % active.size()], true, std::nullopt};
+  // Round-robin from the cursor, passing over keys that rest; one pass at most. A key only
+  // predicted to be out of quota is avoided while another is free, and used when none is: the
+  // prediction may be wrong, a cooldown (the upstream's own 429) is not.
+  std::optional<Clock::Steady::time_point> soonest;
+  const std::shared_ptr<const UpstreamKey>* predicted = nullptr;
+  for (std::size_t i = 0; i < active.size(); ++i) {
+    const auto& key = active[(n + i) % active.size()];
+    const std::string_view id = key->record.id;
+    if (auto until = cooldowns_.until(id, *now)) {
+      if (!soonest || *until < *soonest) soonest = until;
+      continue;
+    }
+    if (cooldowns_.predicted_exhausted(id, 1, *now)) {
+      if (predicted == nullptr) predicted = &key;
+      continue;
+    }
+    return KeyChoice{key, true, std::nullopt};
+  }
+  if (predicted != nullptr) return KeyChoice{*predicted, true, std::nullopt};
+  return KeyChoice{nullptr, true, soonest};
+}
+
+std::optional<std::chrono::milliseconds> UpstreamKeys::observe(std::string_view key_id, int status,
+                                                               const Headers& headers, Clock::Steady::time_point now,
+                                                               std::int64_t wall_now_ms) {
+  cooldowns_.note_window(key_id, read_rate_window(headers, wall_now_ms), now);
+  if (status != 429) return std::nullopt;
+  const auto rest = retry_delay(headers, wall_now_ms).value_or(std::chrono::seconds(1));
+  cooldowns_.cool_down(key_id, now + rest);
+  return rest;
+}
+
+std::optional<Clock::Steady::time_point> UpstreamKeys::cooling_until(std::string_view key_id,
+                                                                    Clock::Steady::time_point now) const {
+  return cooldowns_.until(key_id, now);
 }
 
 std::shared_ptr<const UpstreamKey> UpstreamKeys::find(std::string_view id) const {

@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/clock.hpp"
+#include "core/headers.hpp"
+#include "core/routing/key_cooldowns.hpp"
 #include "core/security/sealer.hpp"
 #include "core/store/store.hpp"
 
@@ -26,7 +29,8 @@ struct UpstreamKey {
 /// The key a request should use, or why there is none.
 struct KeyChoice {
   std::shared_ptr<const UpstreamKey> key;  // null: call without credentials, or no key usable
-  bool provider_has_keys = false;          // true with a null key: every key is disabled
+  bool provider_has_keys = false;          // true with a null key: every key is disabled or resting
+  std::optional<Clock::Steady::time_point> available_at;  // every key resting: when the first is free
 };
 
 /// Keys of every provider. Config keys (ids `cfg_<provider>_<n>`, read-only) and API keys (sealed
@@ -39,8 +43,17 @@ class UpstreamKeys {
   /// (the secret key changed), naming the key id, never the material.
   UpstreamKeys(const config::Config& config, Store& store, const Sealer& sealer, std::vector<UpstreamKeyRecord> loaded);
 
-  /// The next active key of `provider_id`, round-robin.
-  KeyChoice next(std::string_view provider_id);
+  /// The next active key of `provider_id`, round-robin. Given `now`, keys cooling down after a
+  /// 429, or predicted out of quota by their last rate-limit headers, are passed over; when every
+  /// active key rests, the choice has no key and says when the first is free.
+  KeyChoice next(std::string_view provider_id, std::optional<Clock::Steady::time_point> now = std::nullopt);
+  /// What an upstream answered to `key_id` at `now`: its rate-limit headers feed the quota
+  /// prediction, and a 429 rests the key until the upstream's Retry-After (or reset headers; 1 s
+  /// when it gives none). A new cooldown never shortens one already running. Returns the rest.
+  std::optional<std::chrono::milliseconds> observe(std::string_view key_id, int status, const Headers& headers,
+                                                   Clock::Steady::time_point now, std::int64_t wall_now_ms);
+  /// When `key_id`'s cooldown ends, if it is cooling at `now` (for the admin view).
+  std::optional<Clock::Steady::time_point> cooling_until(std::string_view key_id, Clock::Steady::time_point now) const;
 
   std::shared_ptr<const UpstreamKey> find(std::string_view id) const;
   /// Every key (of one provider when `provider_id` is not empty), config keys first, then by creation.
@@ -76,6 +89,7 @@ class UpstreamKeys {
   std::unordered_map<std::string, std::shared_ptr<const UpstreamKey>> by_id_;
   std::unordered_map<std::string, std::shared_ptr<const Pool>, NameHash, std::equal_to<>> pools_;  // by provider
   std::atomic<std::uint64_t> cursor_{0};
+  KeyCooldowns cooldowns_;
 };
 
 }  // namespace tollgate::core

@@ -53,3 +53,38 @@ test('a key the upstream answers 401 to is disabled with the reason; the other k
   assert.ok(!gw.output().includes(kBad));
   await gw.stop();
 });
+
+test('a key answering 429 rests until its Retry-After and the other key takes the traffic', async () => {
+  const kLimited = 'sk-pool-limited-0123456789abcdefLMNO';
+  const scenario = `status=429,retry_after=2,only_key=${kLimited},id=rest`;
+  const gw = await start_tollgate({
+    config: {
+      providers: [{ id: 'pool', type: 'openai', base_url: up.base_url(scenario), keys: [kLimited, kGood] }],
+      // Two deployments of the pool's provider: a 429 on the first fails over to the second.
+      models: [{ name: 'm', deployments: [{ provider: 'pool', model: 'model-a' }, { provider: 'pool', model: 'model-b' }] }],
+      routing: { strategy: 'priority', max_attempts: 2 },
+    },
+    env: { TOLLGATE_MASTER_KEY: kMaster },
+  });
+  const chat = () => request('POST', `${gw.url}/v1/chat/completions`,
+    { model: 'm', messages: [{ role: 'user', content: 'hello rest' }] }, master);
+  const used = async () => {
+    const stats = await up.stats();
+    return stats.last_requests.filter((r) => r.path === up.chat_path(scenario)).map((r) => r.headers.authorization);
+  };
+
+  await up.reset();
+  for (let i = 0; i < 8; ++i) assert.equal((await chat()).status, 200);
+  const first = await used();
+  // The limited key was tried at most once: after its 429 it rests for 2 s.
+  assert.ok(first.filter((a) => a === `Bearer ${kLimited}`).length <= 1, first.join(' '));
+  assert.equal(first.filter((a) => a === `Bearer ${kGood}`).length, 8);
+  await eventually(() => /answered 429; it rests for 2000 ms/.test(gw.output()));
+
+  // Once the rest is over the key is tried again (and rests again).
+  await new Promise((resolve) => { setTimeout(resolve, 2200); });
+  await up.reset();
+  for (let i = 0; i < 4; ++i) assert.equal((await chat()).status, 200);
+  assert.equal((await used()).filter((a) => a === `Bearer ${kLimited}`).length, 1);
+  await gw.stop();
+});

@@ -38,6 +38,8 @@
 //   reply=TEXT        answer TEXT (URL-encoded, `+` is a space) instead of echoing
 //   no_usage          leave usage out (non-stream: no `usage`; stream: no usage chunk even if asked)
 //   require_key=K     401 invalid_api_key unless the request has `authorization: Bearer K`
+//   only_key=K        with status: apply it only to requests with `authorization: Bearer K` (one key
+//                     of a pool rate-limited, the others answering)
 //   id=NAME           no behaviour: tells apart base URLs that would otherwise be identical
 //   D is a duration: 300ms, 2s, 1.5s, or a bare number of milliseconds. An unknown directive is
 //   answered with 400 naming it, so a typo in a test config shows up at once.
@@ -96,6 +98,7 @@ function parse_scenario(spec) {
       case 'reply': s.reply = value ?? ''; break;
       case 'no_usage': s.no_usage = true; break;
       case 'require_key': s.require_key = value ?? ''; break;
+      case 'only_key': s.only_key = value ?? ''; break;
       case 'id': break;
       default: throw new Error(`unknown scenario directive '${directive}'`);
     }
@@ -441,7 +444,8 @@ async function handle(req, res, verbose) {
       req.headers.authorization !== `Bearer ${scenario.require_key}`) {
     return send_json(res, 401, error_body(401, 'Incorrect API key provided.'));
   }
-  if (scenario.status !== undefined) {
+  if (scenario.status !== undefined &&
+      (scenario.only_key === undefined || req.headers.authorization === `Bearer ${scenario.only_key}`)) {
     let fail = true;
     if (scenario.fail_first !== undefined) {
       const seen = (state.fail_counts.get(path) ?? 0) + 1;

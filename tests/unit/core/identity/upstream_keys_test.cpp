@@ -185,3 +185,42 @@ TEST_CASE("a disabled key leaves the pool at once; an API key stays disabled aft
   CHECK(api->record.updated_at == 2000);
   CHECK(keys.next("openai").key->record.id == "cfg_openai_0");  // config keys start active again
 }
+
+TEST_CASE("a key answering 429 rests until its Retry-After; a predicted one is used only when nothing else is free",
+          "[identity]") {
+  TempDir dir;
+  auto store = open_sqlite_store(dir.str());
+  auto config = two_providers();
+  const Sealer sealer(key_bytes(7));
+  UpstreamKeys keys(config, *store, sealer, {});
+  REQUIRE(put_sync(keys, api_record("key_api", "openai", 1000), "sk-api-key-material-0002"));
+  const Clock::Steady::time_point t0{std::chrono::seconds(100)};
+  const std::int64_t wall = 1'700'000'000'000;
+
+  const auto rest = keys.observe("cfg_openai_0", 429, {{"retry-after", "3"}}, t0, wall);
+  REQUIRE(rest);
+  CHECK(*rest == std::chrono::seconds(3));
+  for (int i = 0; i < 4; ++i) CHECK(keys.next("openai", t0).key->record.id == "key_api");
+  CHECK(keys.cooling_until("cfg_openai_0", t0) == t0 + std::chrono::seconds(3));
+  // A shorter Retry-After later never shortens the rest.
+  keys.observe("cfg_openai_0", 429, {{"retry-after", "1"}}, t0 + std::chrono::seconds(1), wall);
+  CHECK(keys.cooling_until("cfg_openai_0", t0 + std::chrono::seconds(2)) == t0 + std::chrono::seconds(3));
+
+  // Both resting: no key, and when the first is free.
+  keys.observe("key_api", 429, {}, t0, wall);  // no header: 1 s
+  const auto none = keys.next("openai", t0);
+  CHECK(none.key == nullptr);
+  CHECK(none.provider_has_keys);
+  CHECK(none.available_at == t0 + std::chrono::seconds(1));
+  CHECK(keys.next("openai", t0 + std::chrono::seconds(1)).key->record.id == "key_api");
+
+  // After the rest: quota headers that say 0 requests remain make the key avoided while another
+  // is free, and used when none is.
+  const auto later = t0 + std::chrono::seconds(10);
+  keys.observe("key_api", 200, {{"x-ratelimit-remaining-requests", "0"}, {"x-ratelimit-reset-requests", "20s"}}, later, wall);
+  for (int i = 0; i < 4; ++i) CHECK(keys.next("openai", later).key->record.id == "cfg_openai_0");
+  keys.observe("cfg_openai_0", 429, {{"retry-after", "30"}}, later, wall);
+  CHECK(keys.next("openai", later).key->record.id == "key_api");
+  // Without a time the pool is plain round-robin (callers that do not track rests).
+  CHECK(keys.next("openai").key != nullptr);
+}
