@@ -162,9 +162,13 @@ void HttpProvider::observe(const std::shared_ptr<const core::UpstreamKey>& key, 
 }
 
 AttemptError HttpProvider::rejected_key(AttemptError error, const std::shared_ptr<const core::UpstreamKey>& key) {
-  if (key == nullptr || keys_ == nullptr || error.kind != FailureKind::kStatus ||
-      (error.status != 401 && error.status != 403))
+  if (key == nullptr || keys_ == nullptr || error.kind != FailureKind::kStatus) return error;
+  if (error.status == 429) {
+    // The key rests (observe()); another key of the pool may answer on the same deployment.
+    error.key_failure = keys_->any_usable(config_.id, clock_.now());
     return error;
+  }
+  if (error.status != 401 && error.status != 403) return error;
   // The upstream refuses our credential, not the caller's request: take the key out of rotation
   // and let the attempt fail over to another key or deployment.
   const std::string reason = "the upstream answered " + std::to_string(error.status) + " (" +
@@ -172,6 +176,7 @@ AttemptError HttpProvider::rejected_key(AttemptError error, const std::shared_pt
   if (keys_->disable(key->record.id, reason, core::unix_now(clock_)))
     spdlog::error("provider '{}': key {} ({}) disabled: {}", config_.id, key->record.id, key->record.fingerprint, reason);
   error.retryable = true;
+  error.key_failure = keys_->any_usable(config_.id, clock_.now());
   error.body.clear();
   error.message = "key " + key->record.fingerprint + " rejected with " + std::to_string(error.status) + "; disabled";
   return error;

@@ -30,6 +30,8 @@ struct AttemptError {
   std::string message;
   std::string body;        // for a non-retryable kStatus: the error body to return, in OpenAI's shape
   std::optional<std::chrono::seconds> retry_after;  // the upstream's Retry-After
+  bool key_failure = false;  // the upstream refused this attempt's key (401/403/429): another key of
+                             // the same provider may well succeed on the same deployment
 };
 
 /// True for the statuses worth trying elsewhere: 408, 409, 429 and 5xx. Other 4xx are the

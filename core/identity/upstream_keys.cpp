@@ -101,6 +101,17 @@ KeyChoice UpstreamKeys::next(std::string_view provider_id, std::optional<Clock::
   return KeyChoice{nullptr, true, soonest};
 }
 
+bool UpstreamKeys::any_usable(std::string_view provider_id, Clock::Steady::time_point now) const {
+  std::shared_ptr<const Pool> pool;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = pools_.find(provider_id); it != pools_.end()) pool = it->second;
+  }
+  if (!pool) return false;
+  return std::any_of(pool->active.begin(), pool->active.end(),
+                     [&](const auto& key) { return !cooldowns_.cooling(key->record.id, now); });
+}
+
 std::optional<std::chrono::milliseconds> UpstreamKeys::observe(std::string_view key_id, int status,
                                                                const Headers& headers, Clock::Steady::time_point now,
                                                                std::int64_t wall_now_ms) {

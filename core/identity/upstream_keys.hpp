@@ -47,6 +47,8 @@ class UpstreamKeys {
   /// 429, or predicted out of quota by their last rate-limit headers, are passed over; when every
   /// active key rests, the choice has no key and says when the first is free.
   KeyChoice next(std::string_view provider_id, std::optional<Clock::Steady::time_point> now = std::nullopt);
+  /// True when `provider_id` has an active key not resting at `now` (next() would give one).
+  bool any_usable(std::string_view provider_id, Clock::Steady::time_point now) const;
   /// What an upstream answered to `key_id` at `now`: its rate-limit headers feed the quota
   /// prediction, and a 429 rests the key until the upstream's Retry-After (or reset headers; 1 s
   /// when it gives none). A new cooldown never shortens one already running. Returns the rest.

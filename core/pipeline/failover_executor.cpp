@@ -140,7 +140,8 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
                                  routing_.stream_idle_timeout};
   const auto deadline = ctx.received_at + request_timeout_;
 
-  for (const Candidate& candidate : ctx.plan) {
+  for (std::size_t next = 0; next < ctx.plan.size();) {
+    const Candidate& candidate = ctx.plan[next];
     if (static_cast<int>(ctx.attempts.size()) >= routing_.max_attempts) break;
     const auto started = clock_.now();
     if (!ctx.attempts.empty() && started >= deadline) break;
@@ -207,6 +208,9 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
       passthrough.set_header("x-tollgate-attempts", attempts);
       co_return passthrough;
     }
+    // A refused key (disabled or resting now) says nothing about the deployment: try it again with
+    // the pool's next key. A pool with no usable key left fails without key_failure, so this ends.
+    if (!failure->key_failure) ++next;
   }
 
   Reply failed = all_failed(ctx);

@@ -12,7 +12,9 @@ namespace tollgate::core {
 /// Tries ctx.plan in order, at most routing.max_attempts attempts and no new attempt once the
 /// request's deadline (server.request_timeout, from receipt) has passed; no attempt's connect,
 /// first-byte or total deadline reaches past it either (a stream's idle timeout is its own). An attempt failing with a retryable
-/// error (408/409/429/5xx, timeout, connection or protocol error) moves on to the next candidate;
+/// error (408/409/429/5xx, timeout, connection or protocol error) moves on to the next candidate,
+/// except one that refused only the attempt's key (key_failure: 401/403/429 to a pooled key), which
+/// tries the same candidate again with the pool's next key;
 /// a non-retryable upstream error (other 4xx) is returned as is. A stream is committed only once
 /// its first chunk has arrived: a stream failing before that is one more failed attempt, invisible
 /// to the client. When every attempt failed: 504 if the last one timed out, else 502 listing every

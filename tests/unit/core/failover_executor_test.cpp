@@ -93,6 +93,28 @@ TEST_CASE("retryable failures move on to the next deployment in order") {
   }
 }
 
+TEST_CASE("a refused key retries the same deployment with the next key before moving on") {
+  Fixture f;
+  auto refused = fails(FailureKind::kStatus, 429);
+  refused.error->key_failure = true;
+  f.a.steps.push_back(refused);
+  f.a.steps.push_back(refused);
+  Reply reply = f.execute();
+  REQUIRE_FALSE(reply.is_error());
+  CHECK(Fixture::header(reply, "x-tollgate-provider") == "a");  // the third key of `a` answered
+  CHECK(Fixture::header(reply, "x-tollgate-attempts") == "3");
+  CHECK(f.a.models.size() == 3);
+  CHECK(f.b.models.empty());
+
+  // Bounded by max_attempts like any other retry.
+  Fixture g;
+  for (int i = 0; i < 5; ++i) g.a.steps.push_back(refused);
+  Reply limited = g.execute(2);
+  CHECK(limited.is_error());
+  CHECK(g.a.models.size() == 2);
+  CHECK(g.b.models.empty());
+}
+
 TEST_CASE("a non-retryable 4xx is returned as is and nothing else is tried") {
   Fixture f;
   const std::string body = R"({"error":{"message":"bad","type":"invalid_request_error","param":null,"code":null}})";
