@@ -31,13 +31,22 @@ int hex_value(char c) {
 
 }  // namespace
 
-nlohmann::json upstream_key_json(const core::UpstreamKey& key) {
+std::optional<core::UnixMillis> key_cooling_until(const AdminServices& services, const core::UpstreamKey& key) {
+  const auto now = services.clock.now();
+  const auto until = services.upstream_keys.cooling_until(key.record.id, now);
+  if (!until) return std::nullopt;
+  return core::unix_now(services.clock) + std::chrono::ceil<std::chrono::milliseconds>(*until - now).count();
+}
+
+nlohmann::json upstream_key_json(const core::UpstreamKey& key, std::optional<core::UnixMillis> cooling_until) {
   const auto& r = key.record;
+  const bool cooling = cooling_until && r.state == "active";
   return {{"id", r.id},
           {"object", "upstream_key"},
           {"provider_id", r.provider_id},
           {"fingerprint", r.fingerprint},
-          {"state", r.state},
+          {"state", cooling ? std::string("cooling_down") : r.state},
+          {"cooling_until", cooling ? nlohmann::json(core::format_rfc3339(*cooling_until)) : nlohmann::json()},
           {"state_reason", r.state_reason.empty() ? nlohmann::json() : nlohmann::json(r.state_reason)},
           {"metadata", parsed_or(r.metadata, nlohmann::json::object())},
           {"rpm", optional_int(r.rpm)},

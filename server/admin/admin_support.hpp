@@ -30,7 +30,10 @@ struct AdminServices {
 };
 
 /// The public view of an upstream key: never the material, only its fingerprint.
-nlohmann::json upstream_key_json(const core::UpstreamKey& key);
+/// `cooling_until` (Unix ms): the key rests after a 429 until then; its state shows `cooling_down`.
+nlohmann::json upstream_key_json(const core::UpstreamKey& key, std::optional<core::UnixMillis> cooling_until = std::nullopt);
+/// When the key rests until, as wall time, if it is cooling down now.
+std::optional<core::UnixMillis> key_cooling_until(const AdminServices& services, const core::UpstreamKey& key);
 /// The public view of a virtual key: never the secret (nor its hash), only its hint.
 nlohmann::json virtual_key_json(const core::VirtualKey& key, core::UnixMillis now);
 

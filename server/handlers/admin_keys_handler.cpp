@@ -51,7 +51,7 @@ boost::asio::awaitable<HttpReply> AdminKeysHandler::handle(const Request& reques
   if (request.method() == http::verb::delete_) co_return co_await remove(exchange, path->id);
   auto key = services_.upstream_keys.find(path->id);
   if (!key) co_return not_found("upstream key", path->id);
-  co_return HttpReply::json(200, upstream_key_json(*key).dump());
+  co_return HttpReply::json(200, upstream_key_json(*key, key_cooling_until(services_, *key)).dump());
 }
 
 HttpReply AdminKeysHandler::list(const Request& request) const {
@@ -59,7 +59,7 @@ HttpReply AdminKeysHandler::list(const Request& request) const {
   if (provider && !services_.config->find_provider(*provider))
     return HttpReply::error(unknown_provider(*services_.config, *provider));
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& key : services_.upstream_keys.list(provider.value_or(""))) items.push_back(upstream_key_json(*key));
+  for (const auto& key : services_.upstream_keys.list(provider.value_or(""))) items.push_back(upstream_key_json(*key, key_cooling_until(services_, *key)));
   return list_reply(std::move(items));
 }
 

@@ -79,6 +79,12 @@ test('a key answering 429 rests until its Retry-After and the other key takes th
   assert.ok(first.filter((a) => a === `Bearer ${kLimited}`).length <= 1, first.join(' '));
   assert.equal(first.filter((a) => a === `Bearer ${kGood}`).length, 8);
   await eventually(() => /answered 429; it rests for 2000 ms/.test(gw.output()));
+  const listed = await get(`${gw.url}/api/v1/keys?provider_id=pool`, master);
+  const resting = listed.json.data.find((k) => k.fingerprint === `sk-…${kLimited.slice(-4)}`);
+  assert.equal(resting.state, 'cooling_down');
+  const until = Date.parse(resting.cooling_until);
+  assert.ok(until > Date.now() && until <= Date.now() + 2100, resting.cooling_until);
+  assert.equal(listed.json.data.find((k) => k.fingerprint === `sk-…${kGood.slice(-4)}`).state, 'active');
 
   // Once the rest is over the key is tried again (and rests again).
   await new Promise((resolve) => { setTimeout(resolve, 2200); });
