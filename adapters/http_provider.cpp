@@ -118,10 +118,6 @@ boost::asio::awaitable<void> HttpChunkStream::drain() {
   }
 }
 
-}  // namespace
-
-namespace {
-
 /// The clock of providers built without one.
 const core::Clock& system_clock() {
   static const core::SystemClock clock;
