@@ -140,6 +140,7 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
                                  routing_.stream_idle_timeout};
   const auto deadline = ctx.received_at + request_timeout_;
 
+  std::optional<Steady::time_point> soonest_reopening;  // of the breakers that kept a candidate out
   for (std::size_t next = 0; next < ctx.plan.size();) {
     const Candidate& candidate = ctx.plan[next];
     if (static_cast<int>(ctx.attempts.size()) >= routing_.max_attempts) break;
@@ -147,6 +148,12 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
     if (!ctx.attempts.empty() && started >= deadline) break;
     const std::string& upstream_model = candidate.deployment->model;
     const std::string provider_id(candidate.provider->id());
+    CircuitBreaker& circuit = breaker(provider_id, upstream_model);
+    if (!circuit.try_acquire(started)) {
+      if (auto at = circuit.reopens_at(); at && (!soonest_reopening || *at < *soonest_reopening)) soonest_reopening = at;
+      ++next;
+      continue;
+    }
 
     AttemptResult result = co_await candidate.provider->call(
         UpstreamCall{ctx.body, upstream_model, ctx.stream, ctx.request_id, within(timeouts, deadline - started)});
@@ -181,6 +188,10 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
     if (failure) ctx.upstream_time += clock_.now() - started;
 
     ctx.attempts.push_back(AttemptRecord{provider_id, upstream_model, failure, clock_.now() - started});
+    // The deployment's health: an answer, or the request's own fault, is a success; a refused key
+    // says nothing about the deployment.
+    if (failure && failure->key_failure) circuit.release(clock_.now());
+    else circuit.record(!failure || !failure->retryable, clock_.now());
     const auto attempts = std::to_string(ctx.attempts.size());
     if (!failure) {
       ctx.provider_id = provider_id;
@@ -213,9 +224,29 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
     if (!failure->key_failure) ++next;
   }
 
+  if (ctx.attempts.empty()) {
+    // Every candidate's circuit is open: say so at once, and when to come back.
+    auto error = make_error(ErrorKind::kNoHealthyDeployment,
+                            "Every deployment of model `" + ctx.model_name +
+                                "` is failing and resting (circuit open); retry after the Retry-After delay.");
+    const auto wait = soonest_reopening ? *soonest_reopening - clock_.now() : std::chrono::nanoseconds(0);
+    error.retry_after = std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(wait));
+    co_return Reply::error(std::move(error));
+  }
   Reply failed = all_failed(ctx);
   failed.set_header("x-tollgate-attempts", std::to_string(ctx.attempts.size()));
   co_return failed;
+}
+
+CircuitBreaker& FailoverExecutor::breaker(std::string_view provider, std::string_view upstream_model) const {
+  std::string key;
+  key.reserve(provider.size() + upstream_model.size() + 1);
+  key.append(provider).push_back('/');
+  key.append(upstream_model);
+  std::lock_guard lock(breakers_mutex_);
+  auto& slot = breakers_[std::move(key)];
+  if (!slot) slot = std::make_unique<CircuitBreaker>();
+  return *slot;
 }
 
 }  // namespace tollgate::core

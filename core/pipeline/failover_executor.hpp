@@ -2,10 +2,15 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "core/clock.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/pipeline/middleware.hpp"
+#include "core/routing/circuit_breaker.hpp"
 
 namespace tollgate::core {
 
@@ -17,8 +22,12 @@ namespace tollgate::core {
 /// tries the same candidate again with the pool's next key;
 /// a non-retryable upstream error (other 4xx) is returned as is. A stream is committed only once
 /// its first chunk has arrived: a stream failing before that is one more failed attempt, invisible
-/// to the client. When every attempt failed: 504 if the last one timed out, else 502 listing every
-/// attempt. Fills ctx.attempts, provider_id, upstream_model, upstream_time, first_token_at, usage,
+/// to the client. Each deployment (provider + upstream model) has a circuit breaker: an open one
+/// is passed over without an attempt, and when every candidate was passed over that way the answer
+/// is at once 503 no_healthy_deployment with Retry-After at the soonest re-opening. A retryable
+/// failure counts against the breaker (a refused key does not: the deployment is not at fault), an
+/// answer or a non-retryable 4xx for it. When every attempt failed: 504 if the last one timed out,
+/// else 502 listing every attempt. Fills ctx.attempts, provider_id, upstream_model, upstream_time, first_token_at, usage,
 /// and sets x-tollgate-provider / x-tollgate-model / x-tollgate-attempts. Never calls `next`.
 class FailoverExecutor final : public Middleware {
  public:
@@ -28,10 +37,16 @@ class FailoverExecutor final : public Middleware {
   boost::asio::awaitable<Reply> handle(RequestContext& ctx, Next next) const override;
 
  private:
+  /// The breaker of one deployment, created on first use (thread-safe; breakers live as long as
+  /// the executor).
+  CircuitBreaker& breaker(std::string_view provider, std::string_view upstream_model) const;
+
   config::RoutingConfig routing_;
   std::chrono::milliseconds request_timeout_;
   const Clock& clock_;
   Metrics& metrics_;
+  mutable std::mutex breakers_mutex_;
+  mutable std::unordered_map<std::string, std::unique_ptr<CircuitBreaker>> breakers_;
 };
 
 /// The upstream-status label of an attempt error: the HTTP status, or timeout / connect_error /

@@ -326,3 +326,55 @@ TEST_CASE("a stream failing before its first chunk counts its wait as upstream t
   REQUIRE(reply.is_stream());
   CHECK(f.ctx.upstream_time == std::chrono::milliseconds(40));
 }
+
+TEST_CASE("an open circuit keeps its deployment out; every circuit open is an immediate 503 with Retry-After") {
+  Fixture f;
+  tollgate::config::RoutingConfig routing;
+  routing.max_attempts = 4;
+  FailoverExecutor executor(routing, std::chrono::seconds(600), f.clock, f.metrics);
+  const auto once = [&](Fixture& fx) {
+    RequestContext ctx;
+    ctx.model_name = "chat";
+    ctx.body = nlohmann::json{{"model", "chat"}};
+    ctx.plan = fx.ctx.plan;
+    return run(executor.handle(ctx, Next{{}}));
+  };
+
+  // `a` fails 10 times (the breaker's minimum), `b` answers each time.
+  for (int i = 0; i < 10; ++i) {
+    f.a.steps.push_back(fails(FailureKind::kStatus, 500));
+    Reply reply = once(f);
+    REQUIRE_FALSE(reply.is_error());
+    CHECK(Fixture::header(reply, "x-tollgate-provider") == "b");
+  }
+  CHECK(f.a.models.size() == 10);
+  // Now `a` is passed over without a call.
+  Reply skipped = once(f);
+  CHECK(Fixture::header(skipped, "x-tollgate-provider") == "b");
+  CHECK(Fixture::header(skipped, "x-tollgate-attempts") == "1");
+  CHECK(f.a.models.size() == 10);
+
+  // `b` (11 answers so far) and `c` fail too until their circuits open: then the answer is at once a 503.
+  for (int i = 0; i < 11; ++i) {
+    f.b.steps.push_back(fails(FailureKind::kStatus, 503));
+    f.c.steps.push_back(fails(FailureKind::kTimeout));
+    once(f);
+  }
+  const auto calls = f.b.models.size() + f.c.models.size();
+  f.clock.advance(std::chrono::seconds(2));
+  Reply refused = once(f);
+  INFO("answered by " << Fixture::header(refused, "x-tollgate-provider") << ", b calls " << f.b.models.size()
+                      << ", c calls " << f.c.models.size());
+  REQUIRE(refused.is_error());
+  CHECK(refused.failure->kind == ErrorKind::kNoHealthyDeployment);
+  REQUIRE(refused.failure->retry_after);
+  CHECK(refused.failure->retry_after->count() >= 1);
+  CHECK(refused.failure->retry_after->count() <= 15);
+  CHECK(f.b.models.size() + f.c.models.size() == calls);
+
+  // After the cool-off a probe goes through, and an answer closes the circuit again.
+  f.clock.advance(std::chrono::seconds(20));
+  Reply recovered = once(f);
+  REQUIRE_FALSE(recovered.is_error());
+  CHECK(Fixture::header(recovered, "x-tollgate-provider") == "a");
+}
