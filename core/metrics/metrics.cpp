@@ -51,6 +51,8 @@ Metrics::Metrics()
       budget_limit_(BuildGauge().Name("tollgate_budget_limit_usd").Help("A budget's limit, in USD.").Register(*registry_)),
       budget_utilization_(BuildGauge().Name("tollgate_budget_utilization_ratio").Help("A budget's spend over its limit in its current period.").Register(*registry_)),
       budget_alerts_(BuildCounter().Name("tollgate_budget_alerts_total").Help("Budget threshold alerts fired, by budget and threshold.").Register(*registry_)),
+      failovers_(BuildCounter().Name("tollgate_failovers_total").Help("Failed attempts the executor moved on from, and deployments it passed over, by reason (status, timeout, connect_error, protocol_error, key_refused, circuit_open).").Register(*registry_)),
+      retries_(&BuildCounter().Name("tollgate_retries_total").Help("Upstream attempts made after a failed one.").Register(*registry_).Add({})),
       inflight_(&BuildGauge().Name("tollgate_inflight_requests").Help("Client requests being handled now.").Register(*registry_).Add({})) {
   auto& rate_limited = BuildCounter().Name("tollgate_rate_limited_total").Help("Requests refused by a virtual key's rate limit, by scope (rpm, tpm).").Register(*registry_);
   rate_limited_rpm_ = &rate_limited.Add({{"scope", "rpm"}});
@@ -166,6 +168,11 @@ void Metrics::budget(std::string_view budget, double spend_usd, double limit_usd
 
 void Metrics::budget_alert(std::string_view budget, double threshold) {
   budget_alerts_.Add({{"budget", std::string(budget)}, {"threshold", fmt::format("{}", threshold)}}).Increment();
+}
+
+void Metrics::failover(std::string_view reason, bool retry) {
+  failovers_.Add({{"reason", std::string(reason)}}).Increment();
+  if (retry) retries_->Increment();
 }
 
 std::string Metrics::serialize() const {

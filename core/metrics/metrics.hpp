@@ -56,6 +56,10 @@ class Metrics {
   /// A budget threshold alert fired.
   void budget_alert(std::string_view budget, double threshold);
 
+  /// The executor moves on after a failed attempt (`retry`: another attempt follows) or passes a
+  /// deployment over; `reason` is the attempt's status label, key_refused or circuit_open.
+  void failover(std::string_view reason, bool retry);
+
   /// The Prometheus text exposition of everything registered.
   std::string serialize() const;
   prometheus::Registry& registry() noexcept { return *registry_; }
@@ -99,6 +103,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& budget_limit_;
   prometheus::Family<prometheus::Gauge>& budget_utilization_;
   prometheus::Family<prometheus::Counter>& budget_alerts_;
+  prometheus::Family<prometheus::Counter>& failovers_;
+  prometheus::Counter* retries_;
   prometheus::Gauge* inflight_;
   prometheus::Counter* rate_limited_rpm_;
   prometheus::Counter* rate_limited_tpm_;

@@ -118,6 +118,10 @@ Reply all_failed(const RequestContext& ctx) {
 
 }  // namespace
 
+std::string failover_reason(const AttemptError& error) {
+  return error.key_failure ? std::string("key_refused") : attempt_status_label(error);
+}
+
 std::string attempt_status_label(const AttemptError& error) {
   switch (error.kind) {
     case FailureKind::kStatus: return std::to_string(error.status);
@@ -151,9 +155,11 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
     CircuitBreaker& circuit = breaker(provider_id, upstream_model);
     if (!circuit.try_acquire(started)) {
       if (auto at = circuit.reopens_at(); at && (!soonest_reopening || *at < *soonest_reopening)) soonest_reopening = at;
+      metrics_.failover("circuit_open", false);
       ++next;
       continue;
     }
+    if (!ctx.attempts.empty()) metrics_.failover(failover_reason(*ctx.attempts.back().error), true);
 
     AttemptResult result = co_await candidate.provider->call(
         UpstreamCall{ctx.body, upstream_model, ctx.stream, ctx.request_id, within(timeouts, deadline - started)});

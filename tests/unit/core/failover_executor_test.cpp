@@ -353,6 +353,10 @@ TEST_CASE("an open circuit keeps its deployment out; every circuit open is an im
   CHECK(Fixture::header(skipped, "x-tollgate-provider") == "b");
   CHECK(Fixture::header(skipped, "x-tollgate-attempts") == "1");
   CHECK(f.a.models.size() == 10);
+  const std::string text = f.metrics.serialize();
+  CHECK(text.find("tollgate_failovers_total{reason=\"500\"} 10") != std::string::npos);
+  CHECK(text.find("tollgate_failovers_total{reason=\"circuit_open\"} 1") != std::string::npos);
+  CHECK(text.find("tollgate_retries_total 10") != std::string::npos);
 
   // `b` (11 answers so far) and `c` fail too until their circuits open: then the answer is at once a 503.
   for (int i = 0; i < 11; ++i) {
