@@ -186,7 +186,14 @@ int App::run() {
   ChatHandler chat(config_, chat_pipeline, pricing, clock);
   ModelsHandler models(config_, now_unix);
   HealthHandler health(config_, clock, usable_deployments(cfg, providers), draining);
-  MetricsHandler metrics_handler(metrics, cfg.metrics.bearer_token);
+  MetricsHandler metrics_handler(metrics, cfg.metrics.bearer_token, [&metrics, &upstream_keys, &clock] {
+    const auto now = clock.now();
+    for (const auto& key : upstream_keys.list()) {
+      const auto& r = key->record;
+      const int state = r.state == "disabled" ? 2 : upstream_keys.cooling_until(r.id, now) ? 1 : 0;
+      metrics.upstream_key_state(r.provider_id, r.id, state);
+    }
+  });
   const AdminServices admin{config_, upstream_keys, virtual_keys, *store, clock, budgets};
   AdminKeysHandler admin_keys(admin);
   AdminVirtualKeysHandler admin_virtual_keys(admin);

@@ -53,6 +53,7 @@ Metrics::Metrics()
       budget_alerts_(BuildCounter().Name("tollgate_budget_alerts_total").Help("Budget threshold alerts fired, by budget and threshold.").Register(*registry_)),
       failovers_(BuildCounter().Name("tollgate_failovers_total").Help("Failed attempts the executor moved on from, and deployments it passed over, by reason (status, timeout, connect_error, protocol_error, key_refused, circuit_open).").Register(*registry_)),
       retries_(&BuildCounter().Name("tollgate_retries_total").Help("Upstream attempts made after a failed one.").Register(*registry_).Add({})),
+      key_state_(BuildGauge().Name("tollgate_upstream_key_state").Help("Upstream key state: 0 active, 1 cooling down after a 429, 2 disabled.").Register(*registry_)),
       inflight_(&BuildGauge().Name("tollgate_inflight_requests").Help("Client requests being handled now.").Register(*registry_).Add({})) {
   auto& rate_limited = BuildCounter().Name("tollgate_rate_limited_total").Help("Requests refused by a virtual key's rate limit, by scope (rpm, tpm).").Register(*registry_);
   rate_limited_rpm_ = &rate_limited.Add({{"scope", "rpm"}});
@@ -173,6 +174,10 @@ void Metrics::budget_alert(std::string_view budget, double threshold) {
 void Metrics::failover(std::string_view reason, bool retry) {
   failovers_.Add({{"reason", std::string(reason)}}).Increment();
   if (retry) retries_->Increment();
+}
+
+void Metrics::upstream_key_state(std::string_view provider, std::string_view key, int state) {
+  key_state_.Add({{"provider", std::string(provider)}, {"key", std::string(key)}}).Set(state);
 }
 
 std::string Metrics::serialize() const {

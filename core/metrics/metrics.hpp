@@ -60,6 +60,10 @@ class Metrics {
   /// deployment over; `reason` is the attempt's status label, key_refused or circuit_open.
   void failover(std::string_view reason, bool retry);
 
+  /// An upstream key's state: 0 active, 1 cooling down after a 429, 2 disabled (labels: provider
+  /// id and key id, never material).
+  void upstream_key_state(std::string_view provider, std::string_view key, int state);
+
   /// The Prometheus text exposition of everything registered.
   std::string serialize() const;
   prometheus::Registry& registry() noexcept { return *registry_; }
@@ -105,6 +109,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& budget_alerts_;
   prometheus::Family<prometheus::Counter>& failovers_;
   prometheus::Counter* retries_;
+  prometheus::Family<prometheus::Gauge>& key_state_;
   prometheus::Gauge* inflight_;
   prometheus::Counter* rate_limited_rpm_;
   prometheus::Counter* rate_limited_tpm_;

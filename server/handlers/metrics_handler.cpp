@@ -5,8 +5,8 @@
 
 namespace tollgate::server {
 
-MetricsHandler::MetricsHandler(const core::Metrics& metrics, std::string bearer_token)
-    : metrics_(metrics), bearer_token_(std::move(bearer_token)) {}
+MetricsHandler::MetricsHandler(const core::Metrics& metrics, std::string bearer_token, std::function<void()> refresh)
+    : metrics_(metrics), bearer_token_(std::move(bearer_token)), refresh_(std::move(refresh)) {}
 
 boost::asio::awaitable<HttpReply> MetricsHandler::handle(const Request& request, Exchange&) {
   if (!bearer_token_.empty()) {
@@ -17,6 +17,7 @@ boost::asio::awaitable<HttpReply> MetricsHandler::handle(const Request& request,
     if (!ok)
       co_return HttpReply::error(core::make_error(core::ErrorKind::kInvalidApiKey, "A valid metrics bearer token is required."));
   }
+  if (refresh_) refresh_();
   HttpReply reply = HttpReply::json(200, metrics_.serialize());
   reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
   co_return reply;

@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { eventually, get, request, start_tollgate, start_upstream, stop_all } from './support.mjs';
+import {
+  eventually, get, metric_sum, parse_metrics, request, start_tollgate, start_upstream, stop_all,
+} from './support.mjs';
 
 const kMaster = 'master-key-key-pool-tests-5e4d3c2b1a09f8e7';
 const master = { authorization: `Bearer ${kMaster}` };
@@ -49,6 +51,9 @@ test('a key the upstream answers 401 to is disabled with the reason; the other k
   assert.match(disabled.state_reason, /401/);
   assert.equal(disabled.fingerprint, `sk-…${kBad.slice(-4)}`);
   await eventually(() => /key cfg_pool_0 \(sk-…WXYZ\) disabled/.test(gw.output()));
+  const metrics = parse_metrics((await get(`${gw.url}/metrics`)).text);
+  assert.equal(metric_sum(metrics, 'tollgate_upstream_key_state', { provider: 'pool', key: 'cfg_pool_0' }), 2);
+  assert.equal(metric_sum(metrics, 'tollgate_upstream_key_state', { provider: 'pool', key: 'cfg_pool_1' }), 0);
   assert.ok(!gw.output().includes(kBad));
   await gw.stop();
 });
@@ -85,6 +90,8 @@ test('a key answering 429 rests until its Retry-After and the other key takes th
   const until = Date.parse(resting.cooling_until);
   assert.ok(until > Date.now() && until <= Date.now() + 2100, resting.cooling_until);
   assert.equal(listed.json.data.find((k) => k.fingerprint === `sk-…${kGood.slice(-4)}`).state, 'active');
+  const metrics = parse_metrics((await get(`${gw.url}/metrics`)).text);
+  assert.equal(metric_sum(metrics, 'tollgate_upstream_key_state', { key: resting.id }), 1);
 
   // Once the rest is over the key is tried again (and rests again).
   await new Promise((resolve) => { setTimeout(resolve, 2200); });
