@@ -173,6 +173,7 @@ void BudgetBook::put(BudgetSpec spec, std::int64_t now) {
   auto budget = std::make_shared<Budget>();
   budget->spec = shared_spec;
   budgets_.insert(it, budget);
+  count_ = budgets_.size();
   start_recovery(budget, now);
 }
 
@@ -227,6 +228,7 @@ bool BudgetBook::remove(std::string_view id) {
   auto it = std::find_if(budgets_.begin(), budgets_.end(), [&](const auto& b) { return b->spec->id == id; });
   if (it == budgets_.end()) return false;
   budgets_.erase(it);
+  count_ = budgets_.size();
   return true;
 }
 
@@ -237,6 +239,7 @@ void BudgetBook::replace_origin(std::string_view origin, std::vector<BudgetSpec>
       return b->spec->origin == origin &&
              std::none_of(specs.begin(), specs.end(), [&](const BudgetSpec& s) { return s.id == b->spec->id; });
     });
+    count_ = budgets_.size();
   }
   for (auto& spec : specs) put(std::move(spec), now);
 }
@@ -383,9 +386,5 @@ void BudgetBook::record(BudgetHold hold, const Attribution& who, Nanos cost, std
   }
 }
 
-std::size_t BudgetBook::size() const {
-  std::lock_guard lock(mutex_);
-  return budgets_.size();
-}
 
 }  // namespace tollgate::core

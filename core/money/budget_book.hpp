@@ -1,6 +1,7 @@
 // BudgetBook: every budget's spend and reservations, in memory, kept exact against the ledger.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -109,7 +110,8 @@ class BudgetBook {
   /// one step under the lock. Alerts are sent after the lock is released.
   void record(BudgetHold hold, const Attribution& who, Nanos cost, std::int64_t now, LedgerRecord row);
 
-  std::size_t size() const;
+  /// How many budgets there are; lock-free (the budget stage asks it on every request).
+  std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
 
  private:
   struct Budget;
@@ -125,6 +127,7 @@ class BudgetBook {
   AlertSink* alerts_;
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<Budget>> budgets_;  // by id
+  std::atomic<std::size_t> count_{0};             // budgets_.size(), kept under mutex_
 };
 
 }  // namespace tollgate::core

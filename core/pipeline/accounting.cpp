@@ -57,7 +57,7 @@ void Accounting::settle(RequestContext& ctx) const {
   LedgerRecord row;
   row.request_id = ctx.request_id;
   row.at = ctx.received_unix_ms;
-  row.route = "/v1/chat/completions";
+  row.route = std::string(ctx.route);
   row.caller = std::string(ctx.caller.id());
   row.virtual_key = who.virtual_key;
   row.team = who.team;

@@ -51,16 +51,18 @@ boost::asio::awaitable<Reply> BudgetGate::handle(RequestContext& ctx, Next next)
   auto reserved = book_.reserve(ctx.attribution, worst_cost, now);
   // Refused only because requests in flight hold money they will mostly give back: wait for them
   // to settle rather than refuse a request the budget may well have room for.
+  // The timer exists only on that path: a request that fits at once pays nothing for it.
   const auto deadline = std::min(ctx.received_at + config_->server.request_timeout, clock_.now() + kMaxBudgetWait);
-  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  std::optional<boost::asio::steady_timer> timer;
   auto pause = std::chrono::milliseconds(2);
   while (std::holds_alternative<BudgetRefusal>(reserved)) {
     const auto& refusal = std::get<BudgetRefusal>(reserved);
     const bool settling_may_help =
         refusal.reserved > 0 && refusal.spend + refusal.needed <= refusal.spec->limit;
     if (!settling_may_help || clock_.now() + pause > deadline) co_return Reply::error(exceeded(refusal));
-    timer.expires_after(pause);
-    co_await timer.async_wait(boost::asio::use_awaitable);
+    if (!timer) timer.emplace(co_await boost::asio::this_coro::executor);
+    timer->expires_after(pause);
+    co_await timer->async_wait(boost::asio::use_awaitable);
     pause = std::min(pause * 2, std::chrono::milliseconds(50));
     reserved = book_.reserve(ctx.attribution, worst_cost, unix_now(clock_));
   }

@@ -152,7 +152,7 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
     if (!ctx.attempts.empty() && started >= deadline) break;
     const std::string& upstream_model = candidate.deployment->model;
     const std::string provider_id(candidate.provider->id());
-    CircuitBreaker& circuit = breaker(provider_id, upstream_model);
+    CircuitBreaker& circuit = breaker(*candidate.deployment);
     if (!circuit.try_acquire(started)) {
       if (auto at = circuit.reopens_at(); at && (!soonest_reopening || *at < *soonest_reopening)) soonest_reopening = at;
       metrics_.failover("circuit_open", false);
@@ -244,13 +244,9 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
   co_return failed;
 }
 
-CircuitBreaker& FailoverExecutor::breaker(std::string_view provider, std::string_view upstream_model) const {
-  std::string key;
-  key.reserve(provider.size() + upstream_model.size() + 1);
-  key.append(provider).push_back('/');
-  key.append(upstream_model);
+CircuitBreaker& FailoverExecutor::breaker(const config::DeploymentConfig& deployment) const {
   std::lock_guard lock(breakers_mutex_);
-  auto& slot = breakers_[std::move(key)];
+  auto& slot = breakers_[&deployment];
   if (!slot) slot = std::make_unique<CircuitBreaker>();
   return *slot;
 }

@@ -38,15 +38,15 @@ class FailoverExecutor final : public Middleware {
 
  private:
   /// The breaker of one deployment, created on first use (thread-safe; breakers live as long as
-  /// the executor).
-  CircuitBreaker& breaker(std::string_view provider, std::string_view upstream_model) const;
+  /// the executor). Keyed by the deployment's config entry, which outlives every request.
+  CircuitBreaker& breaker(const config::DeploymentConfig& deployment) const;
 
   config::RoutingConfig routing_;
   std::chrono::milliseconds request_timeout_;
   const Clock& clock_;
   Metrics& metrics_;
   mutable std::mutex breakers_mutex_;
-  mutable std::unordered_map<std::string, std::unique_ptr<CircuitBreaker>> breakers_;
+  mutable std::unordered_map<const config::DeploymentConfig*, std::unique_ptr<CircuitBreaker>> breakers_;
 };
 
 /// The upstream-status label of an attempt error: the HTTP status, or timeout / connect_error /

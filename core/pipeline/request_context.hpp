@@ -40,6 +40,7 @@ struct AttemptRecord {
 struct RequestContext {
   // Set by the handler before the pipeline runs.
   std::string request_id;
+  std::string_view route = "/v1/chat/completions";  // the endpoint path (a static string), for the ledger
   std::shared_ptr<const config::Config> config;
   nlohmann::json body;          // the client's JSON body, validated as an object
   std::string model_name;       // body.model

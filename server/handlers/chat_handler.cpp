@@ -84,6 +84,7 @@ boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Ex
 
   auto ctx = std::make_shared<core::RequestContext>();
   ctx->request_id = exchange.request_id;
+  ctx->route = exchange.route;
   ctx->config = config_;
   ctx->model_name = std::move(parsed->model);
   ctx->stream = parsed->stream;
