@@ -148,6 +148,11 @@ std::optional<std::string_view> HttpProvider::next_key(std::shared_ptr<const cor
   return config_.keys[n % config_.keys.size()];
 }
 
+std::optional<core::Clock::Steady::time_point> HttpProvider::unavailable_until(core::Clock::Steady::time_point now) const {
+  if (keys_ == nullptr) return std::nullopt;
+  return keys_->unavailable_until(config_.id, now);
+}
+
 void HttpProvider::observe(const std::shared_ptr<const core::UpstreamKey>& key, int status,
                            const core::Headers& headers) {
   if (key == nullptr || keys_ == nullptr) return;

@@ -38,6 +38,8 @@ class HttpProvider final : public core::Provider {
   /// is classified by the adapter; a request the adapter cannot encode is a non-retryable 400;
   /// transport failures are the client's AttemptError (kConnect, kTimeout, kProtocol).
   boost::asio::awaitable<core::AttemptResult> call(core::UpstreamCall call) override;
+  /// From the shared key pool (resting and disabled keys); a provider without a pool never waits.
+  std::optional<core::Clock::Steady::time_point> unavailable_until(core::Clock::Steady::time_point now) const override;
 
  private:
   /// The key for one attempt; `held` keeps a pooled key alive while its material is in use. nullopt

@@ -59,8 +59,11 @@ struct DeploymentConfig {
   std::string provider;  // ProviderConfig::id
   std::string model;     // the upstream model name
   double weight = 1.0;
-  std::string tier;
+  std::string tier;      // quality rank for objectives: premium > standard > "" (others rank with "")
   std::optional<PriceOverride> price;
+  std::int64_t rpm = 0;  // requests per minute it may take (0: no limit); over it, it is passed over
+  std::int64_t tpm = 0;  // tokens per minute (prompt estimate + max output, corrected by usage; 0: no limit)
+  int max_concurrency = 0;  // requests in flight at once (0: no limit); excess waits routing.queue_timeout
 };
 
 struct ModelConfig {
@@ -68,6 +71,7 @@ struct ModelConfig {
   std::vector<DeploymentConfig> deployments;
   std::vector<std::string> fallbacks;  // other model names, tried in order
   std::string strategy;                // empty: routing.strategy
+  std::vector<std::string> context_window_fallbacks;  // tried instead when the upstream says the prompt is too long
 };
 
 struct BackoffConfig {
@@ -75,10 +79,39 @@ struct BackoffConfig {
   milliseconds max{10'000};
 };
 
+struct CircuitBreakerConfig {
+  double failure_rate = 0.5;    // open when failures / requests in the window reach this
+  int min_requests = 10;        // ... over at least this many requests
+  milliseconds window{30'000};  // sliding window of outcomes
+  milliseconds cool_off{15'000};  // open → half-open (doubles after a failed probe, up to 8×)
+  int half_open_probes = 1;     // requests let through while half-open
+};
+
+/// How much each score counts when a request asks for an objective or a priority; a field left
+/// out keeps the built-in weight.
+struct ObjectiveWeightsConfig {
+  std::optional<double> cost;
+  std::optional<double> latency;
+  std::optional<double> quality;
+  std::optional<double> reliability;
+  std::optional<double> fairness;
+};
+
+struct HealthCheckConfig {
+  milliseconds interval{0};     // 0: no active checks (passive health from traffic only)
+  milliseconds timeout{10'000};
+};
+
 struct RoutingConfig {
   std::string strategy = "cost-optimized";
   int max_attempts = 4;
   BackoffConfig backoff;
+  milliseconds wait_for_capacity{0};  // every candidate resting: wait this long for one (0: 503 at once)
+  milliseconds queue_timeout{30'000};  // how long a request waits for a deployment's max_concurrency slot
+  CircuitBreakerConfig circuit_breaker;
+  /// Keyed by objective (cost, latency, quality, reliability, fairness) or priority (high, low).
+  std::vector<std::pair<std::string, ObjectiveWeightsConfig>> objectives;
+  HealthCheckConfig health_check;
   milliseconds connect_timeout{10'000};
   milliseconds attempt_timeout{120'000};     // a unary attempt, start to last byte
   milliseconds first_byte_timeout{60'000};   // until the response head / first chunk

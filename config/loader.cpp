@@ -278,19 +278,23 @@ class Parser {
   }
 
   void parse_model(const Field& f, ModelConfig& out) const {
-    check_keys(f, {"name", "deployments", "fallbacks", "strategy"});
+    check_keys(f, {"name", "deployments", "fallbacks", "context_window_fallbacks", "strategy"});
     read(field(f, "name"), out.name);
     parse_list(field(f, "deployments"), out.deployments, &Parser::parse_deployment);
     read_strings(field(f, "fallbacks"), out.fallbacks);
+    read_strings(field(f, "context_window_fallbacks"), out.context_window_fallbacks);
     read(field(f, "strategy"), out.strategy);
   }
 
   void parse_deployment(const Field& f, DeploymentConfig& out) const {
-    check_keys(f, {"provider", "model", "weight", "tier", "price"});
+    check_keys(f, {"provider", "model", "weight", "tier", "price", "rpm", "tpm", "max_concurrency"});
     read(field(f, "provider"), out.provider);
     read(field(f, "model"), out.model);
     read_number(field(f, "weight"), out.weight);
     read(field(f, "tier"), out.tier);
+    read(field(f, "rpm"), out.rpm, std::int64_t{0}, std::int64_t{1'000'000'000});
+    read(field(f, "tpm"), out.tpm, std::int64_t{0}, std::int64_t{1'000'000'000'000});
+    read(field(f, "max_concurrency"), out.max_concurrency, 0, 1'000'000);
     const Field price = field(f, "price");
     if (!check_keys(price, {"input", "output", "cached_input"})) return;
     PriceOverride& override = out.price.emplace();
@@ -305,8 +309,42 @@ class Parser {
 
   void parse_routing(const Field& f, RoutingConfig& out) const {
     if (!check_keys(f, {"strategy", "max_attempts", "backoff", "connect_timeout", "attempt_timeout",
-                        "first_byte_timeout", "stream_idle_timeout"})) {
+                        "first_byte_timeout", "stream_idle_timeout", "wait_for_capacity", "queue_timeout",
+                        "circuit_breaker", "objectives", "health_check"})) {
       return;
+    }
+    read_duration(field(f, "wait_for_capacity"), out.wait_for_capacity);
+    read_duration(field(f, "queue_timeout"), out.queue_timeout);
+    const Field breaker = field(f, "circuit_breaker");
+    if (check_keys(breaker, {"failure_rate", "min_requests", "window", "cool_off", "half_open_probes"})) {
+      read_number(field(breaker, "failure_rate"), out.circuit_breaker.failure_rate);
+      read(field(breaker, "min_requests"), out.circuit_breaker.min_requests, 1, 1'000'000);
+      read_duration(field(breaker, "window"), out.circuit_breaker.window);
+      read_duration(field(breaker, "cool_off"), out.circuit_breaker.cool_off);
+      read(field(breaker, "half_open_probes"), out.circuit_breaker.half_open_probes, 1, 1000);
+    }
+    const Field objectives = field(f, "objectives");
+    if (check_keys(objectives, {"cost", "latency", "quality", "reliability", "fairness", "high", "low"})) {
+      for (const auto& entry : objectives.node) {
+        const std::string name = entry.first.as<std::string>();
+        const Field weights = field(objectives, name);
+        if (!check_keys(weights, {"cost", "latency", "quality", "reliability", "fairness"})) continue;
+        ObjectiveWeightsConfig& out_weights = out.objectives.emplace_back(name, ObjectiveWeightsConfig{}).second;
+        const auto read_weight = [&](std::string_view key, std::optional<double>& slot) {
+          const Field value = field(weights, key);
+          if (value.present()) slot = number(value, text(value));
+        };
+        read_weight("cost", out_weights.cost);
+        read_weight("latency", out_weights.latency);
+        read_weight("quality", out_weights.quality);
+        read_weight("reliability", out_weights.reliability);
+        read_weight("fairness", out_weights.fairness);
+      }
+    }
+    const Field health = field(f, "health_check");
+    if (check_keys(health, {"interval", "timeout"})) {
+      read_duration(field(health, "interval"), out.health_check.interval);
+      read_duration(field(health, "timeout"), out.health_check.timeout);
     }
     read(field(f, "strategy"), out.strategy);
     read(field(f, "max_attempts"), out.max_attempts, 1, 100);

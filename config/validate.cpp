@@ -204,6 +204,13 @@ class Validator {
           fail(path, "model " + quote(fallbacks[j]) + " is listed twice");
         }
       }
+      const std::vector<std::string>& larger = models[i].context_window_fallbacks;
+      for (std::size_t j = 0; j < larger.size(); ++j) {
+        const std::string path =
+            "models[" + std::to_string(i) + "].context_window_fallbacks[" + std::to_string(j) + "]";
+        if (larger[j] == models[i].name) fail(path, "a model cannot fall back to itself");
+        if (!index.contains(larger[j])) fail(path, "unknown model " + quote(larger[j]));
+      }
     }
 
     // Depth-first search over "falls back to" edges; a grey node met again closes a cycle.
@@ -244,6 +251,25 @@ class Validator {
     check_positive("routing.attempt_timeout", routing.attempt_timeout);
     check_positive("routing.first_byte_timeout", routing.first_byte_timeout);
     check_positive("routing.stream_idle_timeout", routing.stream_idle_timeout);
+    const CircuitBreakerConfig& breaker = routing.circuit_breaker;
+    if (!(breaker.failure_rate > 0 && breaker.failure_rate <= 1)) {
+      fail("routing.circuit_breaker.failure_rate", "must be in (0, 1], got " + format_number(breaker.failure_rate));
+    }
+    check_positive("routing.circuit_breaker.window", breaker.window);
+    check_positive("routing.circuit_breaker.cool_off", breaker.cool_off);
+    check_positive("routing.health_check.timeout", routing.health_check.timeout);
+    for (const auto& [name, weights] : routing.objectives) {
+      const auto check_weight = [&](const char* key, const std::optional<double>& weight) {
+        if (weight && !(*weight >= 0 && *weight <= 100)) {
+          fail("routing.objectives." + name + "." + key, "must be a number in 0..100, got " + format_number(*weight));
+        }
+      };
+      check_weight("cost", weights.cost);
+      check_weight("latency", weights.latency);
+      check_weight("quality", weights.quality);
+      check_weight("reliability", weights.reliability);
+      check_weight("fairness", weights.fairness);
+    }
   }
 
   void check_cache() const {

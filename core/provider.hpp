@@ -10,6 +10,7 @@
 #include <boost/system/result.hpp>
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/clock.hpp"
 #include "core/pipeline/reply.hpp"
 
 namespace tollgate::core {
@@ -30,6 +31,7 @@ struct AttemptError {
   std::string message;
   std::string body;        // for a non-retryable kStatus: the error body to return, in OpenAI's shape
   std::optional<std::chrono::seconds> retry_after;  // the upstream's Retry-After
+  bool context_overflow = false;  // a 400 saying the prompt exceeds the model's context window
   bool key_failure = false;  // the upstream refused this attempt's key (401/403/429): another key of
                              // the same provider may well succeed on the same deployment
 };
@@ -71,6 +73,12 @@ class Provider {
   /// False when this build cannot call the provider at all (no adapter for its type yet): the
   /// router then leaves its deployments out of every plan.
   virtual bool available() const noexcept { return true; }
+  /// When the provider can take an attempt, as far as its keys tell at `now`: nullopt when it can
+  /// now (a usable key, or it needs none); else when its first resting key is free, or
+  /// Clock::Steady::time_point::max() when every key is disabled.
+  virtual std::optional<Clock::Steady::time_point> unavailable_until(Clock::Steady::time_point) const {
+    return std::nullopt;
+  }
   /// Sends one attempt. Success is a buffered 2xx reply in OpenAI's chat.completion shape (with
   /// `usage` filled when known), or, for `stream`, a reply whose ChunkStream has not been pulled
   /// yet (the response head was 2xx). Every failure is an AttemptError; never throws for I/O.

@@ -34,6 +34,7 @@
 #include "server/handlers/admin_usage_handler.hpp"
 #include "server/handlers/admin_virtual_keys_handler.hpp"
 #include "server/handlers/chat_handler.hpp"
+#include "server/handlers/admin_providers_handler.hpp"
 #include "server/handlers/health_handler.hpp"
 #include "server/handlers/metrics_handler.hpp"
 #include "server/handlers/models_handler.hpp"
@@ -45,14 +46,6 @@ namespace {
 namespace asio = boost::asio;
 
 /// Deployments a request can reach: their provider exists and this build can call it.
-std::size_t usable_deployments(const config::Config& config, const adapters::ProviderRegistry& providers) {
-  std::size_t usable = 0;
-  for (const auto& model : config.models)
-    for (const auto& deployment : model.deployments)
-      if (const auto* provider = providers.find(deployment.provider)) usable += provider->available();
-  return usable;
-}
-
 /// The address to listen on: an IP literal, or a name such as `localhost` resolved once at start.
 asio::ip::tcp::endpoint listen_endpoint(asio::io_context& io, const std::string& host, std::uint16_t port) {
   boost::system::error_code ec;
@@ -177,17 +170,25 @@ int App::run() {
     store->flush();  // the spend reads queued above have answered
     if (budgets.size() != 0) spdlog::info("budgets: {} enforced, spend recovered from the ledger", budgets.size());
   }
+  // Routing and resilience: every deployment's breaker, latency, load and limits.
+  const core::ProviderLookup find_provider = [&providers](std::string_view id) { return providers.find(id); };
+  core::Fleet fleet(cfg, find_provider);
+  core::SystemRandom random;
   const core::Pipeline chat_pipeline = core::build_chat_pipeline(
-      core::StageDeps{config_, [&providers](std::string_view id) { return providers.find(id); }, clock, metrics,
-                      *counters, pricing, budgets});
+      core::StageDeps{config_, find_provider, clock, metrics, *counters, pricing, budgets, fleet, random});
 
   std::atomic<bool> draining{false};
   const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
   ChatHandler chat(config_, chat_pipeline, pricing, clock);
   ModelsHandler models(config_, now_unix);
-  HealthHandler health(config_, clock, usable_deployments(cfg, providers), draining);
-  MetricsHandler metrics_handler(metrics, cfg.metrics.bearer_token, [&metrics, &upstream_keys, &clock] {
+  HealthHandler health(config_, clock, fleet, draining);
+  MetricsHandler metrics_handler(metrics, cfg.metrics.bearer_token, [&metrics, &upstream_keys, &clock, &fleet] {
     const auto now = clock.now();
+    for (const auto& state : fleet.all()) {
+      const auto circuit = state->breaker().state(now);
+      metrics.circuit_state(state->label(), circuit == core::CircuitState::kClosed ? 0
+                                            : circuit == core::CircuitState::kHalfOpen ? 1 : 2);
+    }
     for (const auto& key : upstream_keys.list()) {
       const auto& r = key->record;
       const int state = r.state == "disabled" ? 2 : upstream_keys.cooling_until(r.id, now) ? 1 : 0;
@@ -200,6 +201,7 @@ int App::run() {
   AdminAuditHandler admin_audit(admin);
   AdminBudgetsHandler admin_budgets(admin);
   AdminUsageHandler admin_usage(admin);
+  AdminProvidersHandler admin_providers(admin, fleet);
 
   EndpointTable endpoints;
   endpoints.add(http::verb::post, "/v1/chat/completions", Access::kCaller, chat);
@@ -223,6 +225,7 @@ int App::run() {
     endpoints.add(verb, "/api/v1/budgets/", Access::kAdmin, admin_budgets);
   endpoints.add(http::verb::get, "/api/v1/usage", Access::kAdmin, admin_usage);
   endpoints.add(http::verb::get, "/api/v1/usage/top", Access::kAdmin, admin_usage);
+  endpoints.add(http::verb::get, "/api/v1/providers", Access::kAdmin, admin_providers);
 
   Connections connections;
   RequestIds request_ids(std::random_device{}() ^ static_cast<std::uint64_t>(now_unix) << 20);

@@ -133,6 +133,21 @@ core::Result<void> OpenAiStreamDecoder::feed(const SseEvent& event, std::vector<
   return {};
 }
 
+/// OpenAI says `context_length_exceeded`; servers that copy its API (vLLM, Ollama, Groq…) often
+/// give only the message, so the usual wordings count too.
+bool is_context_overflow(const json& error) {
+  if (const auto code = error.find("code"); code != error.end() && code->is_string() &&
+      (*code == "context_length_exceeded" || *code == "string_above_max_length"))
+    return true;
+  const auto message = error.find("message");
+  if (message == error.end() || !message->is_string()) return false;
+  const std::string& text = message->get_ref<const std::string&>();
+  for (std::string_view phrase : {"maximum context length", "context length", "context window", "prompt is too long",
+                                  "too many tokens"})
+    if (text.find(phrase) != std::string::npos) return true;
+  return false;
+}
+
 }  // namespace
 
 core::Result<http::Request> OpenAiAdapter::encode(const core::UpstreamCall& call, const Endpoint& endpoint) const {
@@ -228,6 +243,7 @@ core::AttemptError OpenAiAdapter::classify(int status, const core::Headers& head
   if (!parsed.is_discarded() && parsed.is_object()) {
     const auto it = parsed.find("error");
     openai_shaped = it != parsed.end() && it->is_object();
+    if (openai_shaped && status == 400) error.context_overflow = is_context_overflow(*it);
   }
   error.body = openai_shaped ? std::string(body) : wrap_error_body(status, body);
   return error;

@@ -112,6 +112,23 @@ bool UpstreamKeys::any_usable(std::string_view provider_id, Clock::Steady::time_
                      [&](const auto& key) { return !cooldowns_.cooling(key->record.id, now); });
 }
 
+std::optional<Clock::Steady::time_point> UpstreamKeys::unavailable_until(std::string_view provider_id,
+                                                                        Clock::Steady::time_point now) const {
+  std::shared_ptr<const Pool> pool;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = pools_.find(provider_id); it != pools_.end()) pool = it->second;
+  }
+  if (!pool || !pool->has_keys) return std::nullopt;
+  std::optional<Clock::Steady::time_point> soonest;
+  for (const auto& key : pool->active) {
+    const auto until = cooldowns_.until(key->record.id, now);
+    if (!until) return std::nullopt;
+    if (!soonest || *until < *soonest) soonest = until;
+  }
+  return soonest ? soonest : Clock::Steady::time_point::max();
+}
+
 std::optional<std::chrono::milliseconds> UpstreamKeys::observe(std::string_view key_id, int status,
                                                                const Headers& headers, Clock::Steady::time_point now,
                                                                std::int64_t wall_now_ms) {

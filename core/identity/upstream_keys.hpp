@@ -49,6 +49,11 @@ class UpstreamKeys {
   KeyChoice next(std::string_view provider_id, std::optional<Clock::Steady::time_point> now = std::nullopt);
   /// True when `provider_id` has an active key not resting at `now` (next() would give one).
   bool any_usable(std::string_view provider_id, Clock::Steady::time_point now) const;
+  /// nullopt when `provider_id` has a key usable at `now`, or no key at all (it is called without
+  /// credentials); else when its first resting key is free, or Steady::time_point::max() when every
+  /// key is disabled. A key only predicted out of quota counts as usable (next() would use it).
+  std::optional<Clock::Steady::time_point> unavailable_until(std::string_view provider_id,
+                                                             Clock::Steady::time_point now) const;
   /// What an upstream answered to `key_id` at `now`: its rate-limit headers feed the quota
   /// prediction, and a 429 rests the key until the upstream's Retry-After (or reset headers; 1 s
   /// when it gives none). A new cooldown never shortens one already running. Returns the rest.

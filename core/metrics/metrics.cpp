@@ -54,6 +54,8 @@ Metrics::Metrics()
       failovers_(BuildCounter().Name("tollgate_failovers_total").Help("Failed attempts the executor moved on from, and deployments it passed over, by reason (status, timeout, connect_error, protocol_error, key_refused, circuit_open).").Register(*registry_)),
       retries_(&BuildCounter().Name("tollgate_retries_total").Help("Upstream attempts made after a failed one.").Register(*registry_).Add({})),
       key_state_(BuildGauge().Name("tollgate_upstream_key_state").Help("Upstream key state: 0 active, 1 cooling down after a 429, 2 disabled.").Register(*registry_)),
+      routing_decisions_(BuildCounter().Name("tollgate_routing_decisions_total").Help("Requests by the deployment the router put first and the strategy that chose it.").Register(*registry_)),
+      circuit_state_(BuildGauge().Name("tollgate_circuit_state").Help("A deployment's circuit breaker: 0 closed, 1 half-open, 2 open.").Register(*registry_)),
       inflight_(&BuildGauge().Name("tollgate_inflight_requests").Help("Client requests being handled now.").Register(*registry_).Add({})) {
   auto& rate_limited = BuildCounter().Name("tollgate_rate_limited_total").Help("Requests refused by a virtual key's rate limit, by scope (rpm, tpm).").Register(*registry_);
   rate_limited_rpm_ = &rate_limited.Add({{"scope", "rpm"}});
@@ -178,6 +180,27 @@ void Metrics::failover(std::string_view reason, bool retry) {
 
 void Metrics::upstream_key_state(std::string_view provider, std::string_view key, int state) {
   key_state_.Add({{"provider", std::string(provider)}, {"key", std::string(key)}}).Set(state);
+}
+
+void Metrics::routing_decision(std::string_view strategy, std::string_view deployment) {
+  // Looked up once per (strategy, deployment): both come from the config, a bounded set.
+  std::string key;
+  key.reserve(strategy.size() + deployment.size() + 1);
+  key.append(strategy).push_back('\0');
+  key.append(deployment);
+  prometheus::Counter* counter = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    auto& slot = routing_series_[key];
+    if (slot == nullptr)
+      slot = &routing_decisions_.Add({{"strategy", std::string(strategy)}, {"deployment", std::string(deployment)}});
+    counter = slot;
+  }
+  counter->Increment();
+}
+
+void Metrics::circuit_state(std::string_view deployment, int state) {
+  circuit_state_.Add({{"deployment", std::string(deployment)}}).Set(state);
 }
 
 std::string Metrics::serialize() const {

@@ -64,6 +64,13 @@ class Metrics {
   /// id and key id, never material).
   void upstream_key_state(std::string_view provider, std::string_view key, int state);
 
+  /// The router chose `deployment` ("provider/model") to lead a request's plan, by `strategy`
+  /// (a strategy name, or "objective" when the request asked for an objective or a priority).
+  void routing_decision(std::string_view strategy, std::string_view deployment);
+
+  /// A deployment's circuit: 0 closed, 1 half-open, 2 open.
+  void circuit_state(std::string_view deployment, int state);
+
   /// The Prometheus text exposition of everything registered.
   std::string serialize() const;
   prometheus::Registry& registry() noexcept { return *registry_; }
@@ -110,6 +117,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& failovers_;
   prometheus::Counter* retries_;
   prometheus::Family<prometheus::Gauge>& key_state_;
+  prometheus::Family<prometheus::Counter>& routing_decisions_;
+  prometheus::Family<prometheus::Gauge>& circuit_state_;
   prometheus::Gauge* inflight_;
   prometheus::Counter* rate_limited_rpm_;
   prometheus::Counter* rate_limited_tpm_;
@@ -120,6 +129,7 @@ class Metrics {
   std::unordered_map<std::string, prometheus::Histogram*> ttft_series_;
   std::unordered_map<std::string, SpendSeries> spend_series_;
   std::unordered_map<std::string, BudgetSeries> budget_series_;
+  std::unordered_map<std::string, prometheus::Counter*> routing_series_;
 };
 
 }  // namespace tollgate::core

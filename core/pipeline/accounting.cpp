@@ -78,6 +78,7 @@ void Accounting::settle(RequestContext& ctx) const {
   row.cost_nanos = bill.cost;
   row.saved_nanos = bill.saved;
   if (bill.saved > 0) row.saved_source = "routing";
+  row.routing_reason = ctx.routing_reason;
   row.attempts = static_cast<int>(ctx.attempts.size());
   row.latency_ms = ctx.outcome.latency_ms;
   row.status = ctx.outcome.status;

@@ -1,9 +1,14 @@
-// Failover executor: ordered attempts, commit-on-first-chunk for streams, the 502/504 summary.
+// Failover executor: passes over resting deployments, retries with backoff, commits streams on their first chunk.
 #include "core/pipeline/failover_executor.hpp"
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/openai/token_estimate.hpp"
+#include "core/routing/backoff.hpp"
 
 namespace tollgate::core {
 namespace {
@@ -12,14 +17,22 @@ using Steady = Clock::Steady;
 
 double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
 
+/// Waits `delay` on the calling coroutine's executor. A cancelled wait (shutdown) just ends early.
+boost::asio::awaitable<void> pause(std::chrono::nanoseconds delay) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
+  boost::system::error_code ignored;
+  co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+}
+
 /// A stream the executor has committed to: replays the chunk pulled before committing, then
-/// forwards the upstream's, adding the time spent waiting on it to ctx.upstream_time and
-/// recording the attempt's metrics when it ends (or is abandoned by a departing client).
+/// forwards the upstream's, adding the time spent waiting on it to ctx.upstream_time. When it ends
+/// (or is abandoned by a departing client) it records the attempt's metrics, leaves the
+/// deployment's in-flight count and frees its concurrency slot.
 class CommittedStream final : public ChunkStream {
  public:
   CommittedStream(std::unique_ptr<ChunkStream> inner, std::optional<Chunk> first, RequestContext& ctx,
-                  const Clock& clock, Metrics& metrics, Steady::time_point started, std::string provider,
-                  std::string deployment)
+                  const Clock& clock, Metrics& metrics, Steady::time_point started, DeploymentState& state,
+                  ConcurrencyGate::Slot slot, std::int64_t admitted_tokens)
       : inner_(std::move(inner)),
         first_(std::move(first)),
         ended_(!first_.has_value()),
@@ -27,8 +40,9 @@ class CommittedStream final : public ChunkStream {
         clock_(clock),
         metrics_(metrics),
         started_(started),
-        provider_(std::move(provider)),
-        deployment_(std::move(deployment)) {
+        state_(state),
+        slot_(std::move(slot)),
+        admitted_tokens_(admitted_tokens) {
     if (first_) note_usage(*first_);
     if (ended_) finish("200");
   }
@@ -69,7 +83,12 @@ class CommittedStream final : public ChunkStream {
   void finish(std::string_view status) {
     if (recorded_) return;
     recorded_ = true;
-    metrics_.upstream_attempt(provider_, deployment_, status, seconds(clock_.now() - started_));
+    const auto now = clock_.now();
+    metrics_.upstream_attempt(state_.provider_id(), state_.upstream_model(), status, seconds(now - started_));
+    if (status == "stream_error") state_.record(false, true, now - started_);
+    if (ctx_.usage) state_.adjust_tokens(ctx_.usage->prompt_tokens + ctx_.usage->completion_tokens - admitted_tokens_, now);
+    state_.ended();
+    slot_ = {};
   }
 
   std::unique_ptr<ChunkStream> inner_;
@@ -80,8 +99,9 @@ class CommittedStream final : public ChunkStream {
   const Clock& clock_;
   Metrics& metrics_;
   Steady::time_point started_;
-  std::string provider_;
-  std::string deployment_;
+  DeploymentState& state_;
+  ConcurrencyGate::Slot slot_;
+  std::int64_t admitted_tokens_;
 };
 
 /// An attempt's deadlines, none reaching past what is left of the request's own deadline.
@@ -116,6 +136,49 @@ Reply all_failed(const RequestContext& ctx) {
   return Reply::error(std::move(error));
 }
 
+/// Why candidates were passed over without a call, and when the first of them can take one.
+struct PassedOver {
+  std::optional<Steady::time_point> soonest;
+  bool circuit_open = false;
+  bool keys_resting = false;
+  bool keys_disabled = false;
+  bool rate_limited = false;
+  bool queue_full = false;
+
+  void until(Steady::time_point at) {
+    if (!soonest || at < *soonest) soonest = at;
+  }
+
+  std::string describe() const {
+    std::string why;
+    const auto add = [&why](bool on, const char* text) {
+      if (!on) return;
+      if (!why.empty()) why += ", ";
+      why += text;
+    };
+    add(circuit_open, "circuit open after repeated failures");
+    add(keys_resting, "every key resting after a 429");
+    add(keys_disabled, "every key disabled");
+    add(rate_limited, "rpm/tpm limit reached");
+    add(queue_full, "max_concurrency reached and the queue wait ran out");
+    return why.empty() ? std::string("unavailable") : why;
+  }
+};
+
+Reply no_healthy_deployment(const RequestContext& ctx, const PassedOver& passed, Steady::time_point now) {
+  auto error = make_error(ErrorKind::kNoHealthyDeployment,
+                          "No deployment of model `" + ctx.model_name + "` can take the request now (" +
+                              passed.describe() + "); retry after the Retry-After delay.");
+  // Every key disabled has no recovery time of its own: an operator must act.
+  if (passed.soonest && *passed.soonest != Steady::time_point::max()) {
+    const auto wait = std::chrono::ceil<std::chrono::seconds>(*passed.soonest - now);
+    error.retry_after = std::max(std::chrono::seconds(1), wait);
+  } else {
+    error.retry_after = std::chrono::seconds(1);
+  }
+  return Reply::error(std::move(error));
+}
+
 }  // namespace
 
 std::string failover_reason(const AttemptError& error) {
@@ -132,123 +195,228 @@ std::string attempt_status_label(const AttemptError& error) {
   return "error";
 }
 
-FailoverExecutor::FailoverExecutor(config::RoutingConfig routing, std::chrono::milliseconds request_timeout,
-                                   const Clock& clock, Metrics& metrics)
-    : routing_(std::move(routing)), request_timeout_(request_timeout), clock_(clock), metrics_(metrics) {}
+FailoverExecutor::FailoverExecutor(ExecutorDeps deps) : deps_(std::move(deps)) {}
 
 boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next) const {
   if (ctx.plan.empty())
     co_return Reply::error(make_error(ErrorKind::kNoHealthyDeployment,
                                       "No deployment is available for model `" + ctx.model_name + "`."));
-  const AttemptTimeouts timeouts{routing_.connect_timeout, routing_.first_byte_timeout, routing_.attempt_timeout,
-                                 routing_.stream_idle_timeout};
-  const auto deadline = ctx.received_at + request_timeout_;
+  const config::RoutingConfig& routing = deps_.routing;
+  const Clock& clock = deps_.clock;
+  Metrics& metrics = deps_.metrics;
+  const AttemptTimeouts timeouts{routing.connect_timeout, routing.first_byte_timeout, routing.attempt_timeout,
+                                 routing.stream_idle_timeout};
+  const auto deadline = ctx.received_at + deps_.request_timeout;
+  const auto capacity_wait_until = std::min(deadline, clock.now() + routing.wait_for_capacity);
+  const std::string tenant = ctx.caller.key ? ctx.caller.key->id : std::string();
 
-  std::optional<Steady::time_point> soonest_reopening;  // of the breakers that kept a candidate out
-  for (std::size_t next = 0; next < ctx.plan.size();) {
-    const Candidate& candidate = ctx.plan[next];
-    if (static_cast<int>(ctx.attempts.size()) >= routing_.max_attempts) break;
-    const auto started = clock_.now();
-    if (!ctx.attempts.empty() && started >= deadline) break;
-    const std::string& upstream_model = candidate.deployment->model;
-    const std::string provider_id(candidate.provider->id());
-    CircuitBreaker& circuit = breaker(*candidate.deployment);
-    if (!circuit.try_acquire(started)) {
-      if (auto at = circuit.reopens_at(); at && (!soonest_reopening || *at < *soonest_reopening)) soonest_reopening = at;
-      metrics_.failover("circuit_open", false);
-      ++next;
-      continue;
-    }
-    if (!ctx.attempts.empty()) metrics_.failover(failover_reason(*ctx.attempts.back().error), true);
+  const std::vector<Candidate>* plan = &ctx.plan;
+  std::vector<char> failed(plan->size(), 0);  // failed in this request: retried only after a backoff
+  bool on_context_plan = false;
+  int backoffs = 0;
+  PassedOver passed;
+  bool out_of_time = false;
 
-    AttemptResult result = co_await candidate.provider->call(
-        UpstreamCall{ctx.body, upstream_model, ctx.stream, ctx.request_id, within(timeouts, deadline - started)});
+  while (!out_of_time) {
+    bool attempted = false;
+    passed = PassedOver{};
+    for (std::size_t i = 0; i < plan->size();) {
+      if (static_cast<int>(ctx.attempts.size()) >= routing.max_attempts) {
+        out_of_time = true;
+        break;
+      }
+      auto now = clock.now();
+      if (!ctx.attempts.empty() && now >= deadline) {
+        out_of_time = true;
+        break;
+      }
+      const Candidate& candidate = (*plan)[i];
+      DeploymentState& state = deps_.fleet.of(*candidate.deployment);
 
-    std::optional<AttemptError> failure;
-    Reply reply;
-    if (result) {
-      reply = std::move(*result);
-      if (reply.is_stream()) {
-        auto first = co_await reply.stream->next();
-        if (!first) failure = stream_failure(first.error());
-        else {
-          const auto now = clock_.now();
-          ctx.upstream_time += now - started;
-          if (first->has_value()) {
-            ctx.first_token_at = now;
-            metrics_.time_to_first_token(ctx.model_name, seconds(now - ctx.received_at));
+      // Passed over without a call: nothing it could answer now.
+      if (auto until = candidate.provider->unavailable_until(now)) {
+        (*until == Steady::time_point::max() ? passed.keys_disabled : passed.keys_resting) = true;
+        passed.until(*until);
+        metrics.failover("keys_unavailable", false);
+        ++i;
+        continue;
+      }
+      const std::int64_t tokens = state.config().tpm > 0
+                                      ? ctx.estimated_prompt_tokens() + requested_output_tokens(ctx.body)
+                                      : 1;
+      if (auto until = state.limited_until(tokens, now)) {
+        passed.rate_limited = true;
+        passed.until(*until);
+        metrics.failover("rate_limited", false);
+        ++i;
+        continue;
+      }
+      if (state.breaker().state(now) == CircuitState::kOpen) {
+        passed.circuit_open = true;
+        if (auto at = state.breaker().reopens_at()) passed.until(*at);
+        metrics.failover("circuit_open", false);
+        ++i;
+        continue;
+      }
+
+      // A deployment that already failed in this request gets a moment before it is asked again.
+      if (failed[i]) {
+        const auto delay = backoff_delay(++backoffs, routing.backoff.base, routing.backoff.max, deps_.random);
+        if (now + delay >= deadline) {
+          out_of_time = true;
+          break;
+        }
+        if (delay.count() > 0) {
+          co_await pause(delay);
+          now = clock.now();
+        }
+      }
+
+      ConcurrencyGate::Slot slot = state.gate().try_acquire();
+      if (!slot && state.gate().capacity() > 0) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+        slot = co_await state.gate().acquire(tenant, std::min(routing.queue_timeout, left));
+        now = clock.now();
+        if (!slot) {
+          passed.queue_full = true;
+          passed.until(now);
+          metrics.failover("queue_timeout", false);
+          ++i;
+          continue;
+        }
+      }
+      if (!state.breaker().try_acquire(now)) {
+        passed.circuit_open = true;
+        if (auto at = state.breaker().reopens_at()) passed.until(*at);
+        metrics.failover("circuit_open", false);
+        ++i;
+        continue;
+      }
+      if (auto wait = state.admit(tokens, now)) {
+        state.breaker().release(now);
+        passed.rate_limited = true;
+        passed.until(now + *wait);
+        metrics.failover("rate_limited", false);
+        ++i;
+        continue;
+      }
+
+      if (!ctx.attempts.empty()) metrics.failover(failover_reason(*ctx.attempts.back().error), true);
+      const auto started = now;
+      const std::string& upstream_model = candidate.deployment->model;
+      const std::string& provider_id = state.provider_id();
+      state.started();
+      AttemptResult result = co_await candidate.provider->call(
+          UpstreamCall{ctx.body, upstream_model, ctx.stream, ctx.request_id, within(timeouts, deadline - started)});
+
+      std::optional<AttemptError> failure;
+      Reply reply;
+      bool committed_stream = false;
+      if (result) {
+        reply = std::move(*result);
+        if (reply.is_stream()) {
+          auto first = co_await reply.stream->next();
+          if (!first) {
+            failure = stream_failure(first.error());
+          } else {
+            const auto at = clock.now();
+            ctx.upstream_time += at - started;
+            if (first->has_value()) {
+              ctx.first_token_at = at;
+              metrics.time_to_first_token(ctx.model_name, seconds(at - ctx.received_at));
+            }
+            state.record(true, true, at - started);
+            reply.stream = std::make_unique<CommittedStream>(std::move(reply.stream), std::move(*first), ctx, clock,
+                                                             metrics, started, state, std::move(slot), tokens);
+            committed_stream = true;
           }
-          reply.stream = std::make_unique<CommittedStream>(std::move(reply.stream), std::move(*first), ctx, clock_,
-                                                           metrics_, started, provider_id, upstream_model);
+        } else {
+          const auto at = clock.now();
+          ctx.upstream_time += at - started;
+          ctx.usage = reply.usage;
+          if (!ctx.usage) ctx.output_text_bytes = answer_text_bytes(reply.body);
+          metrics.upstream_attempt(provider_id, upstream_model, std::to_string(reply.status), seconds(at - started));
+          state.record(true, false, at - started);
+          if (ctx.usage) state.adjust_tokens(ctx.usage->prompt_tokens + ctx.usage->completion_tokens - tokens, at);
         }
       } else {
-        ctx.upstream_time += clock_.now() - started;
-        ctx.usage = reply.usage;
-        if (!ctx.usage) ctx.output_text_bytes = answer_text_bytes(reply.body);
-        metrics_.upstream_attempt(provider_id, upstream_model, std::to_string(reply.status),
-                                  seconds(clock_.now() - started));
+        failure = std::move(result.error());
       }
-    } else {
-      failure = std::move(result.error());
-    }
-    if (failure) ctx.upstream_time += clock_.now() - started;
+      const auto ended = clock.now();
+      if (failure) ctx.upstream_time += ended - started;
+      if (!committed_stream) state.ended();
 
-    ctx.attempts.push_back(AttemptRecord{provider_id, upstream_model, failure, clock_.now() - started});
-    // The deployment's health: an answer, or the request's own fault, is a success; a refused key
-    // says nothing about the deployment.
-    if (failure && failure->key_failure) circuit.release(clock_.now());
-    else circuit.record(!failure || !failure->retryable, clock_.now());
-    const auto attempts = std::to_string(ctx.attempts.size());
-    if (!failure) {
-      ctx.provider_id = provider_id;
-      ctx.upstream_model = upstream_model;
-      ctx.deployment = candidate.deployment;
-      reply.set_header("x-tollgate-provider", provider_id);
-      reply.set_header("x-tollgate-model", upstream_model);
-      reply.set_header("x-tollgate-attempts", attempts);
-      co_return reply;
-    }
+      ctx.attempts.push_back(AttemptRecord{provider_id, upstream_model, failure, ended - started});
+      // The deployment's health: an answer, or the request's own fault, is a success; a refused key
+      // says nothing about the deployment.
+      if (failure && failure->key_failure) {
+        state.breaker().release(ended);
+      } else {
+        state.breaker().record(!failure || !failure->retryable, ended);
+        if (failure && failure->retryable) state.record(false, ctx.stream, ended - started);
+      }
+      const auto attempts = std::to_string(ctx.attempts.size());
+      if (!failure) {
+        ctx.provider_id = provider_id;
+        ctx.upstream_model = upstream_model;
+        ctx.deployment = candidate.deployment;
+        if (ctx.attempts.size() > 1)
+          ctx.routing_reason += "; failover: attempt " + attempts + " on " + state.label();
+        reply.set_header("x-tollgate-provider", provider_id);
+        reply.set_header("x-tollgate-model", upstream_model);
+        reply.set_header("x-tollgate-attempts", attempts);
+        co_return reply;
+      }
 
-    metrics_.upstream_attempt(provider_id, upstream_model, attempt_status_label(*failure),
-                              seconds(clock_.now() - started));
-    spdlog::warn("request {} attempt {} on {}/{} failed: {}", ctx.request_id, attempts, provider_id, upstream_model,
-                 failure->message);
+      metrics.upstream_attempt(provider_id, upstream_model, attempt_status_label(*failure), seconds(ended - started));
+      spdlog::warn("request {} attempt {} on {} failed: {}", ctx.request_id, attempts, state.label(), failure->message);
 
-    if (!failure->retryable) {
-      // The request's own fault (400/401/403/404/413/422…): the upstream's answer goes back as is.
-      Reply passthrough = failure->body.empty()
-                              ? Reply::error(make_error(ErrorKind::kUpstreamError, failure->message))
-                              : Reply::json(failure->status, std::move(failure->body));
-      if (!passthrough.is_error()) passthrough.status = failure->status;
-      passthrough.set_header("x-tollgate-provider", provider_id);
-      passthrough.set_header("x-tollgate-model", upstream_model);
-      passthrough.set_header("x-tollgate-attempts", attempts);
-      co_return passthrough;
+      if (!failure->retryable) {
+        if (failure->context_overflow && !on_context_plan && !ctx.context_plan.empty()) {
+          // The prompt does not fit this model: the model's larger-context fallbacks may take it.
+          on_context_plan = true;
+          plan = &ctx.context_plan;
+          failed.assign(plan->size(), 0);
+          ctx.routing_reason += "; context window exceeded on " + state.label() + ", context_window_fallbacks";
+          metrics.failover("context_window", true);
+          attempted = true;
+          i = 0;
+          // The next attempt counts as a retry of this one, not as a failure to report.
+          ctx.attempts.back().error->retryable = true;
+          continue;
+        }
+        // The request's own fault (400/401/403/404/413/422…): the upstream's answer goes back as is.
+        Reply passthrough = failure->body.empty()
+                                ? Reply::error(make_error(ErrorKind::kUpstreamError, failure->message))
+                                : Reply::json(failure->status, std::move(failure->body));
+        if (!passthrough.is_error()) passthrough.status = failure->status;
+        passthrough.set_header("x-tollgate-provider", provider_id);
+        passthrough.set_header("x-tollgate-model", upstream_model);
+        passthrough.set_header("x-tollgate-attempts", attempts);
+        co_return passthrough;
+      }
+      attempted = true;
+      // A refused key (disabled or resting now) says nothing about the deployment: try it again at
+      // once with the pool's next key. A pool with no usable key left fails without key_failure.
+      if (failure->key_failure) continue;
+      failed[i] = 1;
+      ++i;
     }
-    // A refused key (disabled or resting now) says nothing about the deployment: try it again with
-    // the pool's next key. A pool with no usable key left fails without key_failure, so this ends.
-    if (!failure->key_failure) ++next;
+    if (attempted || out_of_time) continue;
+    // Nothing could be tried in this pass. Wait for the first recovery when allowed to.
+    const auto now = clock.now();
+    if (routing.wait_for_capacity.count() > 0 && now < capacity_wait_until && passed.soonest &&
+        *passed.soonest <= capacity_wait_until) {
+      co_await pause(std::max<std::chrono::nanoseconds>(*passed.soonest - now, std::chrono::milliseconds(1)));
+      continue;
+    }
+    break;
   }
 
-  if (ctx.attempts.empty()) {
-    // Every candidate's circuit is open: say so at once, and when to come back.
-    auto error = make_error(ErrorKind::kNoHealthyDeployment,
-                            "Every deployment of model `" + ctx.model_name +
-                                "` is failing and resting (circuit open); retry after the Retry-After delay.");
-    const auto wait = soonest_reopening ? *soonest_reopening - clock_.now() : std::chrono::nanoseconds(0);
-    error.retry_after = std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(wait));
-    co_return Reply::error(std::move(error));
-  }
-  Reply failed = all_failed(ctx);
-  failed.set_header("x-tollgate-attempts", std::to_string(ctx.attempts.size()));
-  co_return failed;
-}
-
-CircuitBreaker& FailoverExecutor::breaker(const config::DeploymentConfig& deployment) const {
-  std::lock_guard lock(breakers_mutex_);
-  auto& slot = breakers_[&deployment];
-  if (!slot) slot = std::make_unique<CircuitBreaker>();
-  return *slot;
+  if (ctx.attempts.empty()) co_return no_healthy_deployment(ctx, passed, clock.now());
+  Reply failed_reply = all_failed(ctx);
+  failed_reply.set_header("x-tollgate-attempts", std::to_string(ctx.attempts.size()));
+  co_return failed_reply;
 }
 
 }  // namespace tollgate::core

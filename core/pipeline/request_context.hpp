@@ -17,6 +17,7 @@
 #include "core/openai/token_estimate.hpp"
 #include "core/pipeline/reply.hpp"
 #include "core/provider.hpp"
+#include "core/routing/strategy.hpp"
 
 namespace tollgate::core {
 
@@ -50,6 +51,8 @@ struct RequestContext {
   Caller caller;                // who asks (set by the server's authentication)
   std::int64_t received_unix_ms = 0;  // wall time of receipt, for the ledger
   Tags tags;                    // x-tollgate-tags, validated
+  Objective objective = Objective::kNone;  // x-tollgate-objective
+  Priority priority = Priority::kNormal;   // x-tollgate-priority
 
   // Set by the accounting stage (attribution) and the budget stage (hold, downgrade).
   Attribution attribution;
@@ -60,6 +63,8 @@ struct RequestContext {
   // Set by the router.
   const config::ModelConfig* model = nullptr;  // the configured model asked for; null when unknown
   std::vector<Candidate> plan;
+  std::vector<Candidate> context_plan;  // the model's context_window_fallbacks, ordered the same way
+  std::string routing_reason;           // why the plan's first candidate leads (the executor adds failovers)
 
   // Set by the executor.
   std::vector<AttemptRecord> attempts;

@@ -15,9 +15,10 @@ Pipeline build_chat_pipeline(const StageDeps& deps) {
   stages.push_back(std::make_unique<ModelAccess>());
   stages.push_back(std::make_unique<RateLimit>(deps.counters, deps.clock, deps.metrics));
   stages.push_back(std::make_unique<BudgetGate>(deps.config, deps.pricing, deps.budgets, deps.clock));
-  stages.push_back(std::make_unique<Router>(deps.config, deps.providers));
-  stages.push_back(std::make_unique<FailoverExecutor>(deps.config->routing, deps.config->server.request_timeout,
-                                                      deps.clock, deps.metrics));
+  stages.push_back(std::make_unique<Router>(
+      RouterDeps{deps.config, deps.providers, deps.fleet, deps.pricing, deps.clock, deps.random, deps.metrics}));
+  stages.push_back(std::make_unique<FailoverExecutor>(ExecutorDeps{
+      deps.config->routing, deps.config->server.request_timeout, deps.clock, deps.metrics, deps.fleet, deps.random}));
   return Pipeline(std::move(stages));
 }
 

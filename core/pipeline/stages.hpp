@@ -9,7 +9,9 @@
 #include "core/money/pricing.hpp"
 #include "core/pipeline/middleware.hpp"
 #include "core/pipeline/router.hpp"
+#include "core/random.hpp"
 #include "core/ratelimit/shared_counters.hpp"
+#include "core/routing/fleet.hpp"
 
 namespace tollgate::core {
 
@@ -22,6 +24,8 @@ struct StageDeps {
   SharedCounters& counters;
   const Pricing& pricing;
   BudgetBook& budgets;
+  Fleet& fleet;
+  Random& random;
 };
 
 /// The chat pipeline in DESIGN.md order: accounting (first, so refused requests are accounted

@@ -81,6 +81,25 @@ boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Ex
     if (!parsed_tags) co_return HttpReply::error(parsed_tags.error());
     tags = std::move(*parsed_tags);
   }
+  auto objective = core::Objective::kNone;
+  if (auto header = request.find("x-tollgate-objective"); header != request.end()) {
+    auto parsed_objective = core::parse_objective(header->value());
+    if (!parsed_objective)
+      co_return HttpReply::error(core::make_error(
+          core::ErrorKind::kInvalidRequest,
+          "Invalid x-tollgate-objective header: expected cost, latency, quality, reliability or fairness.",
+          "x-tollgate-objective"));
+    objective = *parsed_objective;
+  }
+  auto priority = core::Priority::kNormal;
+  if (auto header = request.find("x-tollgate-priority"); header != request.end()) {
+    auto parsed_priority = core::parse_priority(header->value());
+    if (!parsed_priority)
+      co_return HttpReply::error(core::make_error(core::ErrorKind::kInvalidRequest,
+                                                  "Invalid x-tollgate-priority header: expected high, normal or low.",
+                                                  "x-tollgate-priority"));
+    priority = *parsed_priority;
+  }
 
   auto ctx = std::make_shared<core::RequestContext>();
   ctx->request_id = exchange.request_id;
@@ -94,6 +113,8 @@ boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Ex
   ctx->caller = exchange.caller;
   ctx->received_unix_ms = core::unix_now(clock_);
   ctx->tags = std::move(tags);
+  ctx->objective = objective;
+  ctx->priority = priority;
   exchange.request = ctx;
 
   core::Reply reply = co_await pipeline_.run(*ctx);

@@ -6,11 +6,11 @@
 namespace tollgate::server {
 
 HealthHandler::HealthHandler(std::shared_ptr<const config::Config> config, const core::Clock& clock,
-                             std::size_t usable_deployments, const std::atomic<bool>& draining)
+                             const core::Fleet& fleet, const std::atomic<bool>& draining)
     : config_(std::move(config)),
       clock_(clock),
       started_(clock.now()),
-      usable_deployments_(usable_deployments),
+      fleet_(fleet),
       draining_(draining) {}
 
 boost::asio::awaitable<HttpReply> HealthHandler::handle(const Request& request, Exchange&) {
@@ -19,8 +19,8 @@ boost::asio::awaitable<HttpReply> HealthHandler::handle(const Request& request, 
   if (path == "/health/ready") {
     if (draining_.load())
       co_return HttpReply::json(503, R"({"status":"not_ready","reason":"shutting down"})");
-    if (usable_deployments_ == 0)
-      co_return HttpReply::json(503, R"({"status":"not_ready","reason":"no usable deployment"})");
+    if (!fleet_.any_usable(clock_.now()))
+      co_return HttpReply::json(503, R"({"status":"not_ready","reason":"no usable deployment: every circuit is open or every key rests or is disabled"})");
     co_return HttpReply::json(200, R"({"status":"ready"})");
   }
 

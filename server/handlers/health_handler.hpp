@@ -5,15 +5,17 @@
 #include <memory>
 
 #include "core/clock.hpp"
+#include "core/routing/fleet.hpp"
 #include "server/endpoint_table.hpp"
 
 namespace tollgate::server {
 
 class HealthHandler final : public Handler {
  public:
-  /// `usable_deployments` counts the deployments a request can reach (known provider type);
-  /// `draining` turns readiness off during shutdown so load balancers stop sending traffic.
-  HealthHandler(std::shared_ptr<const config::Config> config, const core::Clock& clock, std::size_t usable_deployments,
+  /// Ready while some deployment of `fleet` can take a request now (circuit not open, a usable key
+  /// or none needed, a provider type this build calls); `draining` turns readiness off during
+  /// shutdown so load balancers stop sending traffic.
+  HealthHandler(std::shared_ptr<const config::Config> config, const core::Clock& clock, const core::Fleet& fleet,
                 const std::atomic<bool>& draining);
   boost::asio::awaitable<HttpReply> handle(const Request& request, Exchange& exchange) override;
 
@@ -21,7 +23,7 @@ class HealthHandler final : public Handler {
   std::shared_ptr<const config::Config> config_;
   const core::Clock& clock_;
   core::Clock::Steady::time_point started_;
-  std::size_t usable_deployments_;
+  const core::Fleet& fleet_;
   const std::atomic<bool>& draining_;
 };
 

@@ -34,6 +34,14 @@
 //   error_after=N     stream: send N chunks, then `data: {"error": {...}}` and end without [DONE]
 //   reset             destroy the socket without answering (a connection error)
 //   hang              never answer (the socket stays open until the client gives up)
+//   chaos=P[:SEED]    chat completions: with probability P (0..1) a request fails with one of, drawn
+//                     uniformly: `500` (an OpenAI error body), `429` (with `retry-after: 1`), `hang`
+//                     (as above) or `broken` (as break_after=2: stream: head + 2 chunks then the socket
+//                     is destroyed; non-stream: head + half the body then destroyed); otherwise it
+//                     answers normally (`ok`). With SEED (an integer) each path draws from its own
+//                     mulberry32 generator seeded with SEED, so the same path and SEED give the same
+//                     sequence of outcomes since start or the last /_reset; without it, Math.random.
+//                     Applied after `status`/`fail_first`, to valid chat requests only.
 //   garbage           200 with a non-JSON body (stream: SSE whose data is not JSON, then [DONE])
 //   reply=TEXT        answer TEXT (URL-encoded, `+` is a space) instead of echoing
 //   no_usage          leave usage out (non-stream: no `usage`; stream: no usage chunk even if asked)
@@ -46,9 +54,11 @@
 //
 // Control (never behind a scenario prefix, not counted):
 //   GET  /_stats  → {requests, by_path: {"/scenario/…/v1/chat/completions": N, …},
+//                    chaos: {"/scenario/chaos=…/v1/chat/completions": {ok, 500, 429, hang, broken}, …}
+//                      (only once a chaos directive has drawn an outcome),
 //                    last_requests: [{method, path, url, headers, body, at}]}  (last 50, oldest first;
 //                    headers lower-cased as received; body parsed as JSON when it is JSON, else text)
-//   POST /_reset  → clears counters, the request log and fail_first counters
+//   POST /_reset  → clears counters, the request log, fail_first counters and chaos generators
 //   GET  /_health → {"status": "ok"}
 //
 // Other wire formats (Anthropic Messages, Gemini generateContent) are added as more entries in
@@ -74,6 +84,13 @@ function parse_count(text, directive) {
   return Number(text);
 }
 
+/// "0.3" or "0.3:42" → {p, seed} (seed undefined when absent); throws on P outside 0..1.
+function parse_chaos(text, directive) {
+  const m = /^(\d+(?:\.\d+)?)(?::(\d+))?$/.exec(text ?? '');
+  if (!m || Number(m[1]) > 1) throw new Error(`bad chaos in scenario directive '${directive}' (chaos=P[:SEED], P in 0..1)`);
+  return { p: Number(m[1]), seed: m[2] === undefined ? undefined : Number(m[2]) };
+}
+
 /// Parses "status=429,retry_after=1" into a scenario object; throws Error naming a bad directive.
 function parse_scenario(spec) {
   const s = {};
@@ -94,6 +111,7 @@ function parse_scenario(spec) {
       case 'error_after': s.error_after = parse_count(value, directive); break;
       case 'reset': s.reset = true; break;
       case 'hang': s.hang = true; break;
+      case 'chaos': s.chaos = parse_chaos(value, directive); break;
       case 'garbage': s.garbage = true; break;
       case 'reply': s.reply = value ?? ''; break;
       case 'no_usage': s.no_usage = true; break;
@@ -208,6 +226,8 @@ const state = {
   by_path: {},
   last_requests: [],
   fail_counts: new Map(),
+  chaos: {},                // path → {ok, 500, 429, hang, broken}
+  chaos_random: new Map(),  // path → seeded generator
 };
 
 function reset_state() {
@@ -215,6 +235,42 @@ function reset_state() {
   state.by_path = {};
   state.last_requests = [];
   state.fail_counts.clear();
+  state.chaos = {};
+  state.chaos_random.clear();
+}
+
+/// mulberry32: a small seeded PRNG returning floats in [0, 1).
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const kChaosFaults = ['500', '429', 'hang', 'broken'];
+
+/// Draws this request's chaos outcome on `path` ('ok' or one of kChaosFaults) and counts it.
+function chaos_outcome(path, chaos) {
+  let random = Math.random;
+  if (chaos.seed !== undefined) {
+    random = state.chaos_random.get(path);
+    if (!random) {
+      random = mulberry32(chaos.seed);
+      state.chaos_random.set(path, random);
+    }
+  }
+  // Two draws per request whatever the first gives, so runs with the same SEED and another P stay
+  // aligned request by request.
+  const fail = random() < chaos.p;
+  const fault = kChaosFaults[Math.floor(random() * kChaosFaults.length)];
+  const outcome = fail ? fault : 'ok';
+  const counts = state.chaos[path] ??= { ok: 0, 500: 0, 429: 0, hang: 0, broken: 0 };
+  counts[outcome] += 1;
+  return outcome;
 }
 
 function sleep(ms, res) {
@@ -257,7 +313,7 @@ function destroy_soon(res) {
 // Routes (path after the scenario prefix)
 
 async function chat_completions(ctx) {
-  const { res, scenario, body_text } = ctx;
+  const { res, body_text } = ctx;
   const request = ctx.body_json;
   if (request === undefined) {
     return send_json(res, 400, error_body(400,
@@ -267,7 +323,18 @@ async function chat_completions(ctx) {
   }
   const invalid = validate_chat(request);
   if (invalid) return send_json(res, 400, invalid);
+  if (ctx.scenario.chaos) {
+    const outcome = chaos_outcome(ctx.path, ctx.scenario.chaos);
+    if (outcome === 'hang') return;
+    if (outcome === '500' || outcome === '429') {
+      const status = Number(outcome);
+      return send_json(res, status, error_body(status, `fake_upstream: chaos ${status}`),
+        status === 429 ? { 'retry-after': '1' } : {});
+    }
+    if (outcome === 'broken') ctx.scenario = { ...ctx.scenario, break_after: 2 };
+  }
 
+  const { scenario } = ctx;
   const id = `chatcmpl-fake${String(state.next_id++).padStart(6, '0')}`;
   const created = Math.floor(Date.now() / 1000);
   const { pieces, text, finish_reason } = reply_text(request, scenario);
@@ -402,7 +469,12 @@ function record(req, path, body_text, body_json) {
 
 function handle_control(req, res, path) {
   if (req.method === 'GET' && path === '/_stats') {
-    send_json(res, 200, { requests: state.requests, by_path: state.by_path, last_requests: state.last_requests });
+    send_json(res, 200, {
+      requests: state.requests,
+      by_path: state.by_path,
+      ...(Object.keys(state.chaos).length ? { chaos: state.chaos } : {}),
+      last_requests: state.last_requests,
+    });
   } else if (req.method === 'POST' && path === '/_reset') {
     reset_state();
     send_json(res, 200, { ok: true });

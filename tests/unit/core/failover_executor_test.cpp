@@ -43,18 +43,45 @@ struct Fixture {
     return nullptr;
   }
 
-  Reply execute(int max_attempts = 4, std::chrono::milliseconds request_timeout = std::chrono::seconds(600)) {
-    tollgate::config::RoutingConfig routing;
+  /// max_attempts defaults to one pass over the three deployments; no backoff unless a test asks.
+  Reply execute(int max_attempts = 3, std::chrono::milliseconds request_timeout = std::chrono::seconds(600)) {
     routing.max_attempts = max_attempts;
-    FailoverExecutor executor(routing, request_timeout, clock, metrics);
+    FailoverExecutor executor(deps(request_timeout));
     return run(executor.handle(ctx, Next{{}}));
   }
+
+  ExecutorDeps deps(std::chrono::milliseconds request_timeout = std::chrono::seconds(600)) {
+    if (!fleet) fleet = std::make_unique<Fleet>(config, [this](std::string_view id) { return provider(id); });
+    return ExecutorDeps{routing, request_timeout, clock, metrics, *fleet, random};
+  }
+
+  tollgate::config::RoutingConfig routing = [] {
+    tollgate::config::RoutingConfig r;
+    r.backoff.base = std::chrono::milliseconds(0);
+    return r;
+  }();
+  std::unique_ptr<Fleet> fleet;
+  SequenceRandom random{{0.5}};
 
   static std::string header(const Reply& reply, std::string_view name) {
     for (const auto& [n, v] : reply.headers)
       if (n == name) return v;
     return "";
   }
+};
+
+/// A router with everything it needs, over `config`.
+struct RouterRig {
+  RouterRig(std::shared_ptr<const tollgate::config::Config> config, ProviderLookup lookup)
+      : fleet(*config, lookup),
+        pricing(*config, PriceTable::builtin()),
+        router(RouterDeps{config, lookup, fleet, pricing, clock, random, metrics}) {}
+  ManualClock clock;
+  SequenceRandom random{{0.1, 0.6, 0.3, 0.9}};
+  Metrics metrics;
+  Fleet fleet;
+  Pricing pricing;
+  Router router;
 };
 
 ScriptedProvider::Step fails(FailureKind kind, int status = 0, bool retryable = true, std::string body = {}) {
@@ -245,7 +272,8 @@ TEST_CASE("the router orders deployments, appends fallbacks once, and 404s unkno
   config.models = {primary, cheap};
   auto shared = std::make_shared<const tollgate::config::Config>(config);
   ScriptedProvider a{"a"}, b{"b"};
-  Router router(shared, [&](std::string_view id) -> Provider* { return id == "a" ? &a : id == "b" ? &b : nullptr; });
+  RouterRig rig(shared, [&](std::string_view id) -> Provider* { return id == "a" ? &a : id == "b" ? &b : nullptr; });
+  Router& router = rig.router;
 
   const auto* plan = router.plan_for("smart");
   REQUIRE(plan != nullptr);
@@ -285,7 +313,8 @@ TEST_CASE("the router leaves out providers this build cannot call") {
   auto shared = std::make_shared<const tollgate::config::Config>(config);
   ScriptedProvider a{"a"};
   Unavailable u;
-  Router router(shared, [&](std::string_view id) -> Provider* { return id == "a" ? static_cast<Provider*>(&a) : &u; });
+  RouterRig rig(shared, [&](std::string_view id) -> Provider* { return id == "a" ? static_cast<Provider*>(&a) : &u; });
+  Router& router = rig.router;
   const auto* plan = router.plan_for("m");
   REQUIRE(plan != nullptr);
   REQUIRE(plan->size() == 1);
@@ -329,9 +358,8 @@ TEST_CASE("a stream failing before its first chunk counts its wait as upstream t
 
 TEST_CASE("an open circuit keeps its deployment out; every circuit open is an immediate 503 with Retry-After") {
   Fixture f;
-  tollgate::config::RoutingConfig routing;
-  routing.max_attempts = 4;
-  FailoverExecutor executor(routing, std::chrono::seconds(600), f.clock, f.metrics);
+  f.routing.max_attempts = 2;  // no second pass over the deployments still closed
+  FailoverExecutor executor(f.deps());
   const auto once = [&](Fixture& fx) {
     RequestContext ctx;
     ctx.model_name = "chat";

@@ -82,8 +82,11 @@ TEST_CASE("the chat pipeline is built in DESIGN.md order with the executor last"
   auto store = open_sqlite_store(dir.path().string());
   const Pricing pricing(*config, PriceTable::builtin());
   BudgetBook budgets(*store, metrics, nullptr);
-  Pipeline pipeline = build_chat_pipeline(StageDeps{config, [](std::string_view) -> Provider* { return nullptr; },
-                                                    clock, metrics, *counters, pricing, budgets});
+  const ProviderLookup none = [](std::string_view) -> Provider* { return nullptr; };
+  Fleet fleet(*config, none);
+  SystemRandom random;
+  Pipeline pipeline =
+      build_chat_pipeline(StageDeps{config, none, clock, metrics, *counters, pricing, budgets, fleet, random});
   CHECK(pipeline.names() ==
         std::vector<std::string_view>{"accounting", "auth", "rate_limit", "budget", "router", "executor"});
 }
