@@ -8,6 +8,8 @@
 #include <random>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -26,15 +28,16 @@
 #include "core/money/pricing.hpp"
 #include "core/pipeline/stages.hpp"
 #include "core/ratelimit/shared_counters.hpp"
+#include "core/routing/health_checks.hpp"
 #include "core/security/sealer.hpp"
 #include "core/store/sqlite_store.hpp"
 #include "server/handlers/admin_audit_handler.hpp"
 #include "server/handlers/admin_budgets_handler.hpp"
+#include "server/handlers/admin_providers_handler.hpp"
 #include "server/handlers/admin_keys_handler.hpp"
 #include "server/handlers/admin_usage_handler.hpp"
 #include "server/handlers/admin_virtual_keys_handler.hpp"
 #include "server/handlers/chat_handler.hpp"
-#include "server/handlers/admin_providers_handler.hpp"
 #include "server/handlers/health_handler.hpp"
 #include "server/handlers/metrics_handler.hpp"
 #include "server/handlers/models_handler.hpp"
@@ -174,6 +177,7 @@ int App::run() {
   const core::ProviderLookup find_provider = [&providers](std::string_view id) { return providers.find(id); };
   core::Fleet fleet(cfg, find_provider);
   core::SystemRandom random;
+  core::HealthChecker health_checker(fleet, cfg.routing.health_check, clock);
   const core::Pipeline chat_pipeline = core::build_chat_pipeline(
       core::StageDeps{config_, find_provider, clock, metrics, *counters, pricing, budgets, fleet, random});
 
@@ -239,6 +243,11 @@ int App::run() {
                display_host(bound.address().to_string()), bound.port(), threads, cfg.models.size(),
                auth_mode == core::AuthMode::kOpen ? "open" : "virtual-keys", fmt::join(chat_pipeline.names(), " > "));
 
+  if (cfg.routing.health_check.interval.count() > 0) {
+    asio::co_spawn(io, health_checker.run(), asio::detached);
+    spdlog::info("active health checks: every deployment every {} ms", cfg.routing.health_check.interval.count());
+  }
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer grace(io);
   bool forced = false;
@@ -247,6 +256,7 @@ int App::run() {
     spdlog::info("received signal {}: draining {} connection(s), at most {} ms", signal, connections.size(),
                  cfg.server.shutdown_grace.count());
     draining = true;
+    health_checker.stop();
     listener.stop();
     grace.expires_after(cfg.server.shutdown_grace);
     grace.async_wait([&](const boost::system::error_code& timer_ec) {

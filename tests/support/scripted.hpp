@@ -67,7 +67,13 @@ class ScriptedProvider final : public core::Provider {
     co_return core::Reply::json(200, step.body);
   }
 
+  std::optional<core::Clock::Steady::time_point> unavailable_until(core::Clock::Steady::time_point now) const override {
+    if (unavailable && *unavailable > now) return unavailable;
+    return std::nullopt;
+  }
+
   std::deque<Step> steps;
+  std::optional<core::Clock::Steady::time_point> unavailable;  // every key resting (or disabled: max()) until then
   std::vector<std::string> models;  // upstream models called, in order
   std::vector<core::AttemptTimeouts> timeouts;  // the deadlines each call was given
   core::ManualClock* clock = nullptr;  // when set, each call advances it by `latency`

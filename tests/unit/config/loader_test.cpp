@@ -403,3 +403,62 @@ TEST_CASE("load_file names a missing file") {
     CHECK_THAT(std::string(e.what()), Catch::StartsWith("/nonexistent/tollgate.yaml: cannot open file"));
   }
 }
+
+TEST_CASE("routing and resilience settings load: breaker, capacity waits, objectives, deployment limits") {
+  const Config config = load_string(R"(
+providers:
+  - {id: openai, type: openai}
+models:
+  - name: small
+    deployments: [{provider: openai, model: gpt-4o-mini, rpm: 500, tpm: 200000, max_concurrency: 8}]
+    context_window_fallbacks: [large]
+  - name: large
+    deployments: [{provider: openai, model: gpt-4.1}]
+routing:
+  wait_for_capacity: 2s
+  queue_timeout: 500ms
+  circuit_breaker: {failure_rate: 0.25, min_requests: 5, window: 1m, cool_off: 3s, half_open_probes: 2}
+  objectives: {cost: {latency: 0.5}, high: {quality: 2}}
+  health_check: {interval: 30s, timeout: 2s}
+)", "tollgate.yaml", env_of({}));
+  const auto& deployment = config.models[0].deployments[0];
+  CHECK(deployment.rpm == 500);
+  CHECK(deployment.tpm == 200000);
+  CHECK(deployment.max_concurrency == 8);
+  CHECK(config.models[0].context_window_fallbacks == std::vector<std::string>{"large"});
+  const auto& routing = config.routing;
+  CHECK(routing.wait_for_capacity == 2s);
+  CHECK(routing.queue_timeout == 500ms);
+  CHECK(routing.circuit_breaker.failure_rate == 0.25);
+  CHECK(routing.circuit_breaker.min_requests == 5);
+  CHECK(routing.circuit_breaker.window == 60s);
+  CHECK(routing.circuit_breaker.cool_off == 3s);
+  CHECK(routing.circuit_breaker.half_open_probes == 2);
+  REQUIRE(routing.objectives.size() == 2);
+  CHECK(routing.objectives[0].first == "cost");
+  CHECK(routing.objectives[0].second.latency == 0.5);
+  CHECK_FALSE(routing.objectives[0].second.cost.has_value());
+  CHECK(routing.objectives[1].first == "high");
+  CHECK(routing.objectives[1].second.quality == 2.0);
+  CHECK(routing.health_check.interval == 30s);
+  CHECK(routing.health_check.timeout == 2s);
+}
+
+TEST_CASE("error: routing and resilience settings out of range name their key path") {
+  CHECK(std::string(load_error(kMinimal + "routing: {circuit_breaker: {failure_rate: 1.5}}\n").what()).find(
+            "routing.circuit_breaker.failure_rate") != std::string::npos);
+  CHECK(std::string(load_error(kMinimal + "routing: {objectives: {speed: {cost: 1}}}\n").what()).find(
+            "routing.objectives.speed") != std::string::npos);
+  CHECK(std::string(load_error(kMinimal + "routing: {objectives: {cost: {cost: -1}}}\n").what()).find(
+            "routing.objectives.cost.cost") != std::string::npos);
+  const std::string bad_limit = R"(
+providers: [{id: openai, type: openai}]
+models: [{name: m, deployments: [{provider: openai, max_concurrency: -1}]}]
+)";
+  CHECK(std::string(load_error(bad_limit).what()).find("models[0].deployments[0].max_concurrency") != std::string::npos);
+  const std::string bad_fallback = R"(
+providers: [{id: openai, type: openai}]
+models: [{name: m, deployments: [{provider: openai}], context_window_fallbacks: [huge]}]
+)";
+  CHECK(std::string(load_error(bad_fallback).what()).find("models[0].context_window_fallbacks[0]") != std::string::npos);
+}

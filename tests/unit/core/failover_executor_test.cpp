@@ -410,3 +410,91 @@ TEST_CASE("an open circuit keeps its deployment out; every circuit open is an im
   REQUIRE_FALSE(recovered.is_error());
   CHECK(Fixture::header(recovered, "x-tollgate-provider") == "a");
 }
+
+TEST_CASE("a deployment that failed is retried after a backoff, within max_attempts") {
+  Fixture f;
+  f.ctx.plan.resize(1);  // only `a`
+  f.routing.backoff.base = std::chrono::milliseconds(1);
+  f.routing.backoff.max = std::chrono::milliseconds(4);
+  f.a.steps.push_back(fails(FailureKind::kStatus, 500));
+  f.a.steps.push_back(fails(FailureKind::kStatus, 503));
+  Reply reply = f.execute(4);
+  REQUIRE_FALSE(reply.is_error());
+  CHECK(Fixture::header(reply, "x-tollgate-attempts") == "3");
+  CHECK(f.a.models.size() == 3);
+  CHECK(f.ctx.routing_reason.find("failover: attempt 3 on a/model-a") != std::string::npos);
+
+  Fixture g;
+  g.ctx.plan.resize(1);
+  for (int i = 0; i < 5; ++i) g.a.steps.push_back(fails(FailureKind::kStatus, 500));
+  Reply failed = g.execute(2);
+  REQUIRE(failed.is_error());
+  CHECK(failed.status == 502);
+  CHECK(g.a.models.size() == 2);
+}
+
+TEST_CASE("deployments whose keys all rest are passed over; when all rest, 503 at once with Retry-After") {
+  Fixture f;
+  f.a.unavailable = f.clock.now() + std::chrono::milliseconds(2500);
+  Reply reply = f.execute();
+  REQUIRE_FALSE(reply.is_error());
+  CHECK(Fixture::header(reply, "x-tollgate-provider") == "b");
+  CHECK(f.a.models.empty());
+
+  Fixture g;
+  g.a.unavailable = g.clock.now() + std::chrono::milliseconds(2500);
+  g.b.unavailable = g.clock.now() + std::chrono::seconds(9);
+  g.c.unavailable = Clock::Steady::time_point::max();  // every key disabled
+  Reply refused = g.execute();
+  REQUIRE(refused.is_error());
+  CHECK(refused.status == 503);
+  CHECK(refused.failure->kind == ErrorKind::kNoHealthyDeployment);
+  REQUIRE(refused.failure->retry_after);
+  CHECK(refused.failure->retry_after->count() == 3);  // the soonest, rounded up
+  CHECK(refused.failure->message.find("every key resting after a 429") != std::string::npos);
+  CHECK(refused.failure->message.find("every key disabled") != std::string::npos);
+  CHECK(g.a.models.empty());
+  CHECK(g.b.models.empty());
+  CHECK(g.c.models.empty());
+}
+
+TEST_CASE("a prompt too long for the context window moves to the context_window_fallbacks plan once") {
+  Fixture f;
+  tollgate::config::ModelConfig larger;
+  larger.name = "chat-long";
+  larger.deployments.push_back({"c", "model-long", 1.0, "", std::nullopt});
+  f.config.models.push_back(larger);
+  f.ctx.plan.resize(1);  // `a` only
+  f.ctx.context_plan.push_back(Candidate{&f.c, &f.config.models.back().deployments[0], &f.config.models.back()});
+  auto overflow = fails(FailureKind::kStatus, 400, false, R"({"error":{"code":"context_length_exceeded"}})");
+  overflow.error->context_overflow = true;
+  f.a.steps.push_back(overflow);
+  Reply reply = f.execute();
+  REQUIRE_FALSE(reply.is_error());
+  CHECK(reply.status == 200);
+  CHECK(Fixture::header(reply, "x-tollgate-model") == "model-long");
+  CHECK(f.ctx.routing_reason.find("context window exceeded on a/model-a") != std::string::npos);
+
+  // Without context_window_fallbacks the 400 goes back as it came.
+  Fixture g;
+  g.a.steps.push_back(overflow);
+  Reply passed = g.execute();
+  CHECK(passed.status == 400);
+  CHECK(g.b.models.empty());
+}
+
+TEST_CASE("a deployment over its rpm is passed over without a call") {
+  Fixture f;
+  f.config.models[0].deployments[0].rpm = 1;
+  Reply first = f.execute();
+  CHECK(Fixture::header(first, "x-tollgate-provider") == "a");
+  RequestContext second;
+  second.model_name = "chat";
+  second.body = nlohmann::json{{"model", "chat"}};
+  second.plan = f.ctx.plan;
+  FailoverExecutor executor(f.deps());
+  Reply reply = run(executor.handle(second, Next{{}}));
+  CHECK(Fixture::header(reply, "x-tollgate-provider") == "b");
+  CHECK(f.a.models.size() == 1);
+  CHECK(f.metrics.serialize().find("tollgate_failovers_total{reason=\"rate_limited\"} 1") != std::string::npos);
+}
