@@ -2,6 +2,7 @@
 #include "adapters/http_provider.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -43,8 +44,10 @@ core::GatewayError read_failure(const AttemptError& error) {
 /// consumer on one strand; destroying it mid-way drops the connection (cancelling the upstream).
 class HttpChunkStream final : public core::ChunkStream {
  public:
-  HttpChunkStream(std::unique_ptr<http::BodyReader> reader, std::unique_ptr<StreamDecoder> decoder)
-      : reader_(std::move(reader)), decoder_(std::move(decoder)) {}
+  /// `on_usage` (may be empty) sees the usage of each chunk that reports one.
+  HttpChunkStream(std::unique_ptr<http::BodyReader> reader, std::unique_ptr<StreamDecoder> decoder,
+                  std::function<void(const core::Usage&)> on_usage)
+      : reader_(std::move(reader)), decoder_(std::move(decoder)), on_usage_(std::move(on_usage)) {}
 
   boost::asio::awaitable<core::Result<std::optional<core::Chunk>>> next() override;
   bool ready() const noexcept override { return ready_pos_ < ready_.size(); }
@@ -55,6 +58,7 @@ class HttpChunkStream final : public core::ChunkStream {
 
   std::unique_ptr<http::BodyReader> reader_;
   std::unique_ptr<StreamDecoder> decoder_;
+  std::function<void(const core::Usage&)> on_usage_;
   SseParser parser_;
   std::vector<SseEvent> events_;
   std::vector<core::Chunk> ready_;  // decoded, not yet returned: ready_[ready_pos_..]
@@ -67,6 +71,7 @@ boost::asio::awaitable<core::Result<std::optional<core::Chunk>>> HttpChunkStream
   for (;;) {
     if (ready_pos_ < ready_.size()) {
       std::optional<core::Chunk> chunk{std::move(ready_[ready_pos_++])};
+      if (chunk->usage && on_usage_) on_usage_(*chunk->usage);
       if (ready_pos_ == ready_.size()) {
         ready_.clear();
         ready_pos_ = 0;
@@ -236,6 +241,8 @@ boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCal
     }
     core::Reply reply = core::Reply::json(200, std::move(decoded->body));
     reply.usage = decoded->usage;
+    if (held_key && reply.usage)
+      keys_->charge_tokens(held_key->record.id, reply.usage->prompt_tokens + reply.usage->completion_tokens, clock_.now());
     co_return std::move(reply);
   }
 
@@ -248,7 +255,15 @@ boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCal
     const std::string_view text = body ? std::string_view(*body) : std::string_view();
     co_return failed(rejected_key(adapter_->classify(reader->status(), reader->headers(), text), held_key));
   }
-  co_return core::Reply::chunks(std::make_unique<HttpChunkStream>(std::move(reader), adapter_->stream_decoder(call)));
+  std::function<void(const core::Usage&)> on_usage;
+  if (held_key && held_key->record.tpm.value_or(0) > 0) {
+    // The key's tpm learns what the stream used once its usage chunk arrives.
+    on_usage = [keys = keys_, id = held_key->record.id, &clock = clock_](const core::Usage& usage) {
+      keys->charge_tokens(id, usage.prompt_tokens + usage.completion_tokens, clock.now());
+    };
+  }
+  co_return core::Reply::chunks(
+      std::make_unique<HttpChunkStream>(std::move(reader), adapter_->stream_decoder(call), std::move(on_usage)));
 }
 
 }  // namespace tollgate::adapters

@@ -48,11 +48,19 @@ struct PriceOverride {
   std::optional<double> cached_input;
 };
 
+/// A config key's own limits (`keys: [{key: ..., rpm: 500, tpm: 90000}]`); 0: none.
+struct KeyLimits {
+  std::int64_t rpm = 0;
+  std::int64_t tpm = 0;
+  bool operator==(const KeyLimits&) const = default;
+};
+
 struct ProviderConfig {
   std::string id;
   std::string type;      // openai|anthropic|gemini|mock
   std::string base_url;  // defaulted per type when absent
   std::vector<std::string> keys;  // secrets: never logged, never returned
+  std::vector<KeyLimits> key_limits;  // keys[i]'s limits; as long as keys once loaded
 };
 
 struct DeploymentConfig {

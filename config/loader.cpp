@@ -273,7 +273,19 @@ class Parser {
       return value ? value : std::optional<std::string>(std::string());
     };
     for (std::size_t i = 0; i < keys.node.size(); ++i) {
-      out.keys.push_back(text(Field{keys.node[i], item_path(keys.path, i)}, unset_is_empty));
+      const Field item{keys.node[i], item_path(keys.path, i)};
+      KeyLimits& limits = out.key_limits.emplace_back();
+      if (!item.node.IsMap()) {
+        out.keys.push_back(text(item, unset_is_empty));
+        continue;
+      }
+      // {key: "${OPENAI_API_KEY_2}", rpm: 500, tpm: 90000}: a key with its own limits.
+      check_keys(item, {"key", "rpm", "tpm"});
+      const Field key = field(item, "key");
+      if (!key.present()) fail(item.path + ".key", "is required in a key with limits");
+      out.keys.push_back(text(key, unset_is_empty));
+      read(field(item, "rpm"), limits.rpm, 0, 1'000'000'000);
+      read(field(item, "tpm"), limits.tpm, 0, 1'000'000'000'000);
     }
   }
 

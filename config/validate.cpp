@@ -123,12 +123,17 @@ class Validator {
         while (provider.base_url.ends_with('/')) provider.base_url.pop_back();
       }
 
+      provider.key_limits.resize(provider.keys.size());
       std::vector<std::string> keys;
-      for (const std::string& key : provider.keys) {
-        const std::string_view trimmed = trim(key);
-        if (!trimmed.empty()) keys.emplace_back(trimmed);
+      std::vector<KeyLimits> limits;
+      for (std::size_t k = 0; k < provider.keys.size(); ++k) {
+        const std::string_view trimmed = trim(provider.keys[k]);
+        if (trimmed.empty()) continue;
+        keys.emplace_back(trimmed);
+        limits.push_back(provider.key_limits[k]);
       }
       provider.keys = std::move(keys);
+      provider.key_limits = std::move(limits);
     }
   }
 

@@ -32,11 +32,17 @@ UpstreamKeys::UpstreamKeys(const config::Config& config, Store& store, const Sea
     : store_(store), sealer_(sealer) {
   for (const auto& provider : config.providers) {
     std::size_t n = 0;
-    for (const auto& material : provider.keys) {
+    for (std::size_t k = 0; k < provider.keys.size(); ++k) {
+      const std::string& material = provider.keys[k];
       // "${OPENAI_API_KEY}" with the variable unset expands to "": that is no key.
       if (material.empty()) continue;
       auto key = std::make_shared<UpstreamKey>();
       key->record.id = "cfg_" + provider.id + "_" + std::to_string(n++);
+      if (k < provider.key_limits.size()) {
+        const auto& limits = provider.key_limits[k];
+        if (limits.rpm > 0) key->record.rpm = limits.rpm;
+        if (limits.tpm > 0) key->record.tpm = limits.tpm;
+      }
       key->record.provider_id = provider.id;
       key->record.fingerprint = fingerprint(material);
       key->material = material;
@@ -91,14 +97,67 @@ KeyChoice UpstreamKeys::next(std::string_view provider_id, std::optional<Clock::
       if (!soonest || *until < *soonest) soonest = until;
       continue;
     }
+    if (auto until = limited_until(*key, *now)) {
+      if (!soonest || *until < *soonest) soonest = until;
+      continue;
+    }
     if (cooldowns_.predicted_exhausted(id, 1, *now)) {
       if (predicted == nullptr) predicted = &key;
       continue;
     }
+    take_request(*key, *now);
     return KeyChoice{key, true, std::nullopt};
   }
-  if (predicted != nullptr) return KeyChoice{*predicted, true, std::nullopt};
+  if (predicted != nullptr) {
+    take_request(**predicted, *now);
+    return KeyChoice{*predicted, true, std::nullopt};
+  }
   return KeyChoice{nullptr, true, soonest};
+}
+
+namespace {
+Rate per_minute(std::int64_t limit) { return Rate{limit, std::chrono::minutes(1)}; }
+}  // namespace
+
+std::optional<Clock::Steady::time_point> UpstreamKeys::limited_until(const UpstreamKey& key,
+                                                                     Clock::Steady::time_point now) const {
+  const auto rpm = key.record.rpm.value_or(0);
+  const auto tpm = key.record.tpm.value_or(0);
+  if (rpm <= 0 && tpm <= 0) return std::nullopt;
+  std::lock_guard lock(limits_mutex_);
+  auto it = buckets_.find(key.record.id);
+  if (it == buckets_.end()) return std::nullopt;
+  // Probes on copies: only take_request() and charge_tokens() change a bucket.
+  std::chrono::nanoseconds wait{0};
+  if (rpm > 0) {
+    GcraState probe = it->second.rpm;
+    const Decision d = gcra_acquire(probe, per_minute(rpm), 1, now);
+    if (!d.allowed) wait = std::max(wait, d.retry_after);
+  }
+  if (tpm > 0) {
+    // Tokens are charged after the answer; a key whose minute is spent waits for the refill.
+    GcraState probe = it->second.tpm;
+    const Decision d = gcra_acquire(probe, per_minute(tpm), 1, now);
+    if (!d.allowed) wait = std::max(wait, d.retry_after);
+  }
+  if (wait <= std::chrono::nanoseconds::zero()) return std::nullopt;
+  return now + wait;
+}
+
+void UpstreamKeys::take_request(const UpstreamKey& key, Clock::Steady::time_point now) {
+  const auto rpm = key.record.rpm.value_or(0);
+  if (rpm <= 0 && key.record.tpm.value_or(0) <= 0) return;
+  std::lock_guard lock(limits_mutex_);
+  Buckets& buckets = buckets_[key.record.id];
+  if (rpm > 0) gcra_adjust(buckets.rpm, per_minute(rpm), 1, now);
+}
+
+void UpstreamKeys::charge_tokens(std::string_view key_id, std::int64_t tokens, Clock::Steady::time_point now) {
+  if (tokens <= 0) return;
+  auto key = find(key_id);
+  if (!key || key->record.tpm.value_or(0) <= 0) return;
+  std::lock_guard lock(limits_mutex_);
+  gcra_adjust(buckets_[key->record.id].tpm, per_minute(*key->record.tpm), tokens, now);
 }
 
 bool UpstreamKeys::any_usable(std::string_view provider_id, Clock::Steady::time_point now) const {
@@ -109,7 +168,7 @@ bool UpstreamKeys::any_usable(std::string_view provider_id, Clock::Steady::time_
   }
   if (!pool) return false;
   return std::any_of(pool->active.begin(), pool->active.end(),
-                     [&](const auto& key) { return !cooldowns_.cooling(key->record.id, now); });
+                     [&](const auto& key) { return !cooldowns_.cooling(key->record.id, now) && !limited_until(*key, now); });
 }
 
 std::optional<Clock::Steady::time_point> UpstreamKeys::unavailable_until(std::string_view provider_id,
@@ -122,7 +181,8 @@ std::optional<Clock::Steady::time_point> UpstreamKeys::unavailable_until(std::st
   if (!pool || !pool->has_keys) return std::nullopt;
   std::optional<Clock::Steady::time_point> soonest;
   for (const auto& key : pool->active) {
-    const auto until = cooldowns_.until(key->record.id, now);
+    auto until = cooldowns_.until(key->record.id, now);
+    if (!until) until = limited_until(*key, now);
     if (!until) return std::nullopt;
     if (!soonest || *until < *soonest) soonest = until;
   }

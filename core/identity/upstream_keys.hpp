@@ -13,6 +13,7 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/headers.hpp"
+#include "core/ratelimit/gcra.hpp"
 #include "core/routing/key_cooldowns.hpp"
 #include "core/security/sealer.hpp"
 #include "core/store/store.hpp"
@@ -44,8 +45,10 @@ class UpstreamKeys {
   UpstreamKeys(const config::Config& config, Store& store, const Sealer& sealer, std::vector<UpstreamKeyRecord> loaded);
 
   /// The next active key of `provider_id`, round-robin. Given `now`, keys cooling down after a
-  /// 429, or predicted out of quota by their last rate-limit headers, are passed over; when every
-  /// active key rests, the choice has no key and says when the first is free.
+  /// 429, over their own rpm/tpm (config `{key, rpm, tpm}` or the API key's rpm/tpm), or
+  /// predicted out of quota by their last rate-limit headers, are passed over; when every active
+  /// key rests, the choice has no key and says when the first is free. The key chosen is charged
+  /// one request against its rpm.
   KeyChoice next(std::string_view provider_id, std::optional<Clock::Steady::time_point> now = std::nullopt);
   /// True when `provider_id` has an active key not resting at `now` (next() would give one).
   bool any_usable(std::string_view provider_id, Clock::Steady::time_point now) const;
@@ -59,6 +62,8 @@ class UpstreamKeys {
   /// when it gives none). A new cooldown never shortens one already running. Returns the rest.
   std::optional<std::chrono::milliseconds> observe(std::string_view key_id, int status, const Headers& headers,
                                                    Clock::Steady::time_point now, std::int64_t wall_now_ms);
+  /// Charges the tokens a request used on `key_id` against the key's tpm (no effect without one).
+  void charge_tokens(std::string_view key_id, std::int64_t tokens, Clock::Steady::time_point now);
   /// When `key_id`'s cooldown ends, if it is cooling at `now` (for the admin view).
   std::optional<Clock::Steady::time_point> cooling_until(std::string_view key_id, Clock::Steady::time_point now) const;
 
@@ -89,6 +94,15 @@ class UpstreamKeys {
     std::size_t operator()(std::string_view name) const noexcept { return std::hash<std::string_view>{}(name); }
   };
   void rebuild_locked(const std::string& provider_id);
+  /// How long `key` must wait for its own rpm/tpm at `now`; nullopt: it may take a request now.
+  std::optional<Clock::Steady::time_point> limited_until(const UpstreamKey& key, Clock::Steady::time_point now) const;
+  /// Takes one request from `key`'s rpm.
+  void take_request(const UpstreamKey& key, Clock::Steady::time_point now);
+
+  struct Buckets {
+    GcraState rpm;
+    GcraState tpm;
+  };
 
   Store& store_;
   const Sealer& sealer_;
@@ -97,6 +111,8 @@ class UpstreamKeys {
   std::unordered_map<std::string, std::shared_ptr<const Pool>, NameHash, std::equal_to<>> pools_;  // by provider
   std::atomic<std::uint64_t> cursor_{0};
   KeyCooldowns cooldowns_;
+  mutable std::mutex limits_mutex_;  // guards buckets_
+  std::unordered_map<std::string, Buckets> buckets_;  // keys with an rpm or tpm, by id
 };
 
 }  // namespace tollgate::core

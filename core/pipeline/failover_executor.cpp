@@ -121,14 +121,20 @@ AttemptError stream_failure(const GatewayError& error) {
   return failure;
 }
 
-Reply all_failed(const RequestContext& ctx) {
-  std::string message = "All " + std::to_string(ctx.attempts.size()) + " upstream attempts failed:";
+/// " [1] openai/gpt-4o: upstream answered 500; [2] …" for error messages.
+std::string attempts_summary(const RequestContext& ctx) {
+  std::string summary;
   for (std::size_t i = 0; i < ctx.attempts.size(); ++i) {
     const auto& attempt = ctx.attempts[i];
-    message += " [" + std::to_string(i + 1) + "] " + attempt.provider + "/" + attempt.upstream_model + ": " +
+    summary += " [" + std::to_string(i + 1) + "] " + attempt.provider + "/" + attempt.upstream_model + ": " +
                (attempt.error ? attempt.error->message : std::string("ok")) + ";";
   }
-  message.pop_back();
+  if (!summary.empty()) summary.pop_back();
+  return summary;
+}
+
+Reply all_failed(const RequestContext& ctx) {
+  std::string message = "All " + std::to_string(ctx.attempts.size()) + " upstream attempts failed:" + attempts_summary(ctx);
   const AttemptError& last = *ctx.attempts.back().error;
   auto error = make_error(last.kind == FailureKind::kTimeout ? ErrorKind::kUpstreamTimeout : ErrorKind::kUpstreamError,
                           std::move(message));
@@ -168,7 +174,9 @@ struct PassedOver {
 Reply no_healthy_deployment(const RequestContext& ctx, const PassedOver& passed, Steady::time_point now) {
   auto error = make_error(ErrorKind::kNoHealthyDeployment,
                           "No deployment of model `" + ctx.model_name + "` can take the request now (" +
-                              passed.describe() + "); retry after the Retry-After delay.");
+                              passed.describe() + "); retry after the Retry-After delay." +
+                              (ctx.attempts.empty() ? std::string()
+                                                    : " Attempts made:" + attempts_summary(ctx) + "."));
   // Every key disabled has no recovery time of its own: an operator must act.
   if (passed.soonest && *passed.soonest != Steady::time_point::max()) {
     const auto wait = std::chrono::ceil<std::chrono::seconds>(*passed.soonest - now);
@@ -215,7 +223,8 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
   bool on_context_plan = false;
   int backoffs = 0;
   PassedOver passed;
-  bool out_of_time = false;
+  bool out_of_time = false;  // max_attempts or the deadline reached
+  bool nothing_left = false;  // a whole pass found no candidate that could take the request
 
   while (!out_of_time) {
     bool attempted = false;
@@ -410,10 +419,16 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
       co_await pause(std::max<std::chrono::nanoseconds>(*passed.soonest - now, std::chrono::milliseconds(1)));
       continue;
     }
+    nothing_left = true;
     break;
   }
 
-  if (ctx.attempts.empty()) co_return no_healthy_deployment(ctx, passed, clock.now());
+  // Every candidate rests (some perhaps after failing in this very request): say when to come back.
+  if (ctx.attempts.empty() || nothing_left) {
+    Reply refused = no_healthy_deployment(ctx, passed, clock.now());
+    if (!ctx.attempts.empty()) refused.set_header("x-tollgate-attempts", std::to_string(ctx.attempts.size()));
+    co_return refused;
+  }
   Reply failed_reply = all_failed(ctx);
   failed_reply.set_header("x-tollgate-attempts", std::to_string(ctx.attempts.size()));
   co_return failed_reply;

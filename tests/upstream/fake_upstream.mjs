@@ -24,6 +24,8 @@
 //   http://127.0.0.1:PORT/scenario/<directive>[,<directive>…]/v1
 //   status=N          answer N with an OpenAI error body (type/code chosen from N) instead of a reply
 //   retry_after=S     with status: add `retry-after: S`
+//   code=C            with status: the error body's `code` is C (e.g. context_length_exceeded) instead
+//                     of the one chosen from the status
 //   fail_first=N      apply `status` (default 500) only to the first N requests seen on this exact
 //                     path since start or the last /_reset, then answer normally
 //   latency=D         wait D before sending the response head
@@ -103,6 +105,7 @@ function parse_scenario(spec) {
     switch (key) {
       case 'status': s.status = parse_count(value, directive); break;
       case 'retry_after': s.retry_after = value ?? '1'; break;
+      case 'code': s.code = value ?? ''; break;
       case 'fail_first': s.fail_first = parse_count(value, directive); break;
       case 'latency': s.latency_ms = parse_duration(value, directive); break;
       case 'chunk_delay': s.chunk_delay_ms = parse_duration(value, directive); break;
@@ -527,7 +530,7 @@ async function handle(req, res, verbose) {
     if (fail) {
       const headers = scenario.retry_after !== undefined ? { 'retry-after': scenario.retry_after } : {};
       return send_json(res, scenario.status,
-        error_body(scenario.status, `fake_upstream: scripted status ${scenario.status}`), headers);
+        error_body(scenario.status, `fake_upstream: scripted status ${scenario.status}`, null, scenario.code), headers);
     }
   }
 

@@ -498,3 +498,36 @@ TEST_CASE("a deployment over its rpm is passed over without a call") {
   CHECK(f.a.models.size() == 1);
   CHECK(f.metrics.serialize().find("tollgate_failovers_total{reason=\"rate_limited\"} 1") != std::string::npos);
 }
+
+TEST_CASE("failures that leave every candidate resting end in a 503 with Retry-After, listing the attempts") {
+  Fixture f;
+  f.ctx.plan.resize(1);
+  auto limited = fails(FailureKind::kStatus, 429);
+  f.a.steps.push_back(limited);
+  // The 429 rests the provider's only key (as the key pool does) for 7 s.
+  struct RestingAfterCall final : public Provider {
+    ScriptedProvider& inner;
+    const ManualClock& clock;
+    std::optional<Clock::Steady::time_point> until;
+    RestingAfterCall(ScriptedProvider& p, const ManualClock& c) : inner(p), clock(c) {}
+    std::string_view id() const noexcept override { return inner.id(); }
+    std::string_view type() const noexcept override { return inner.type(); }
+    std::optional<Clock::Steady::time_point> unavailable_until(Clock::Steady::time_point now) const override {
+      return until && *until > now ? until : std::nullopt;
+    }
+    boost::asio::awaitable<AttemptResult> call(UpstreamCall call) override {
+      until = clock.now() + std::chrono::seconds(7);
+      co_return co_await inner.call(call);
+    }
+  } resting(f.a, f.clock);
+  f.ctx.plan[0].provider = &resting;
+  Reply reply = f.execute(4);
+  REQUIRE(reply.is_error());
+  CHECK(reply.status == 503);
+  CHECK(reply.failure->kind == ErrorKind::kNoHealthyDeployment);
+  REQUIRE(reply.failure->retry_after);
+  CHECK(reply.failure->retry_after->count() == 7);
+  CHECK(reply.failure->message.find("Attempts made: [1] a/model-a") != std::string::npos);
+  CHECK(Fixture::header(reply, "x-tollgate-attempts") == "1");
+  CHECK(f.a.models.size() == 1);
+}

@@ -224,3 +224,38 @@ TEST_CASE("a key answering 429 rests until its Retry-After; a predicted one is u
   // Without a time the pool is plain round-robin (callers that do not track rests).
   CHECK(keys.next("openai").key != nullptr);
 }
+
+TEST_CASE("a key's own rpm and tpm pass it over until its minute refills", "[identity]") {
+  TempDir dir;
+  auto store = open_sqlite_store(dir.str());
+  const Sealer sealer(key_bytes(7));
+  tollgate::config::Config config;
+  config.providers.push_back({"openai", "openai", "http://127.0.0.1:1/v1", {"sk-limited-key-0001", "sk-free-key-0002"},
+                              {{2, 0}, {0, 0}}});
+  UpstreamKeys keys(config, *store, sealer, {});
+  ManualClock clock;
+  const auto now = clock.now();
+  REQUIRE(keys.find("cfg_openai_0")->record.rpm == 2);
+
+  std::multiset<std::string> used;
+  for (int i = 0; i < 6; ++i) used.insert(keys.next("openai", now).key->record.id);
+  CHECK(used.count("cfg_openai_0") == 2);  // its rpm, then the other key takes the rest
+  CHECK(used.count("cfg_openai_1") == 4);
+  CHECK_FALSE(keys.unavailable_until("openai", now));  // the free key still answers
+
+  // A key with a tpm rests once the tokens its answers used fill its minute.
+  REQUIRE(put_sync(keys, [] {
+    auto r = api_record("key_tpm", "solo", 1000);
+    r.tpm = 600;
+    return r;
+  }(), "sk-api-tpm-material"));
+  REQUIRE(keys.next("solo", now).key);
+  keys.charge_tokens("key_tpm", 900, now);
+  const auto blocked = keys.next("solo", now);
+  CHECK_FALSE(blocked.key);
+  REQUIRE(blocked.available_at);
+  CHECK(*blocked.available_at > now + std::chrono::seconds(29));
+  CHECK(*blocked.available_at <= now + std::chrono::seconds(31));
+  REQUIRE(keys.unavailable_until("solo", now));
+  CHECK(keys.next("solo", now + std::chrono::seconds(31)).key);
+}
