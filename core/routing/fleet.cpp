@@ -76,11 +76,11 @@ std::optional<Clock::Steady::time_point> DeploymentState::limited_until(std::int
 
 void DeploymentState::record(bool success, bool stream, std::chrono::nanoseconds latency) noexcept {
   requests_.fetch_add(1, std::memory_order_relaxed);
+  double ms = std::chrono::duration<double, std::milli>(latency).count();
   if (!success) {
     failures_.fetch_add(1, std::memory_order_relaxed);
-    return;
+    ms = std::max(ms, kFailureLatencyMs);
   }
-  const double ms = std::chrono::duration<double, std::milli>(latency).count();
   (stream ? ttft_ms_ : latency_ms_).add(ms);
 }
 

@@ -23,6 +23,10 @@ namespace tollgate::core {
 
 /// The weight of the newest sample in the latency averages: about the last ten requests count.
 inline constexpr double kLatencyAlpha = 0.2;
+/// A failed attempt counts in the latency average as an answer this slow (or as its own duration
+/// when longer): a deployment that fails fast must not look fast to least-latency routing, nor stay
+/// "unknown" (explored first) for ever.
+inline constexpr double kFailureLatencyMs = 5'000;
 
 /// One deployment (provider + upstream model) as traffic has seen it. Shared by every model entry
 /// that names the same provider and upstream model, since they reach the same upstream capacity.
@@ -54,8 +58,8 @@ class DeploymentState {
   /// the providers API.
   void started() noexcept { in_flight_.fetch_add(1, std::memory_order_relaxed); }
   void ended() noexcept { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
-  /// An attempt's outcome: a success's `latency` feeds the averages (a stream's is its time to
-  /// first chunk); a failure is counted.
+  /// An attempt's outcome: its `latency` feeds the averages (a stream's is its time to first
+  /// chunk), a failure's at least kFailureLatencyMs; a failure is counted.
   void record(bool success, bool stream, std::chrono::nanoseconds latency) noexcept;
 
   int in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }

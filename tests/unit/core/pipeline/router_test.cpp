@@ -172,3 +172,13 @@ TEST_CASE("a deployment over its rpm goes last until its minute refills", "[rout
   rig->clock.advance(std::chrono::seconds(31));  // one request's worth refilled (2 per minute)
   CHECK(rig->route() == V{"a", "b", "c"});
 }
+
+TEST_CASE("least-latency does not keep exploring a deployment that only fails", "[router]") {
+  Rig rig("least-latency");
+  using std::chrono::milliseconds;
+  rig.state(1).record(true, false, milliseconds(100));
+  rig.state(2).record(true, false, milliseconds(200));
+  CHECK(rig.route().front() == "a");  // never measured: explored first
+  rig.state(0).record(false, false, milliseconds(3));  // a fast 500
+  CHECK(rig.route() == V{"b", "c", "a"});
+}
