@@ -85,7 +85,7 @@ class CommittedStream final : public ChunkStream {
     recorded_ = true;
     const auto now = clock_.now();
     metrics_.upstream_attempt(state_.provider_id(), state_.upstream_model(), status, seconds(now - started_));
-    if (status == "stream_error") state_.record(false, true, now - started_);
+    if (status == "stream_error") state_.record_stream_cut();
     if (ctx_.usage) state_.adjust_tokens(ctx_.usage->prompt_tokens + ctx_.usage->completion_tokens - admitted_tokens_, now);
     state_.ended();
     slot_ = {};

@@ -27,22 +27,29 @@ DeploymentState::DeploymentState(Provider* provider, const config::DeploymentCon
       breaker_(breaker),
       gate_(config.max_concurrency) {}
 
-std::optional<std::chrono::nanoseconds> DeploymentState::admit(std::int64_t tokens, Clock::Steady::time_point now) {
-  if (config_.rpm <= 0 && config_.tpm <= 0) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  // Both limits must agree before either is charged: probe on copies, then commit.
-  GcraState rpm = rpm_;
-  GcraState tpm = tpm_;
+std::chrono::nanoseconds DeploymentState::take_locked(GcraState& rpm, GcraState& tpm, std::int64_t tokens,
+                                                     Clock::Steady::time_point now) const {
   std::chrono::nanoseconds wait{0};
   if (config_.rpm > 0) {
     const Decision d = gcra_acquire(rpm, per_minute(config_.rpm), 1, now);
     if (!d.allowed) wait = std::max(wait, d.retry_after);
   }
   if (config_.tpm > 0) {
-    // A request larger than the whole minute's budget could never fit: let it take the whole bucket.
-    const Decision d = gcra_acquire(tpm, per_minute(config_.tpm), std::min(std::max<std::int64_t>(tokens, 1), config_.tpm), now);
+    // A request larger than the whole minute's budget could never fit: it may take the whole bucket.
+    const std::int64_t cost = std::min(std::max<std::int64_t>(tokens, 1), config_.tpm);
+    const Decision d = gcra_acquire(tpm, per_minute(config_.tpm), cost, now);
     if (!d.allowed) wait = std::max(wait, d.retry_after);
   }
+  return wait;
+}
+
+std::optional<std::chrono::nanoseconds> DeploymentState::admit(std::int64_t tokens, Clock::Steady::time_point now) {
+  if (config_.rpm <= 0 && config_.tpm <= 0) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  // Both limits must agree before either is charged: take from copies, then commit.
+  GcraState rpm = rpm_;
+  GcraState tpm = tpm_;
+  const auto wait = take_locked(rpm, tpm, tokens, now);
   if (wait > std::chrono::nanoseconds::zero()) return wait;
   rpm_ = rpm;
   tpm_ = tpm;
@@ -61,15 +68,7 @@ std::optional<Clock::Steady::time_point> DeploymentState::limited_until(std::int
   std::lock_guard lock(mutex_);
   GcraState rpm = rpm_;
   GcraState tpm = tpm_;
-  std::chrono::nanoseconds wait{0};
-  if (config_.rpm > 0) {
-    const Decision d = gcra_acquire(rpm, per_minute(config_.rpm), 1, now);
-    if (!d.allowed) wait = std::max(wait, d.retry_after);
-  }
-  if (config_.tpm > 0) {
-    const Decision d = gcra_acquire(tpm, per_minute(config_.tpm), std::min(std::max<std::int64_t>(tokens, 1), config_.tpm), now);
-    if (!d.allowed) wait = std::max(wait, d.retry_after);
-  }
+  const auto wait = take_locked(rpm, tpm, tokens, now);
   if (wait <= std::chrono::nanoseconds::zero()) return std::nullopt;
   return now + wait;
 }

@@ -61,6 +61,9 @@ class DeploymentState {
   /// An attempt's outcome: its `latency` feeds the averages (a stream's is its time to first
   /// chunk), a failure's at least kFailureLatencyMs; a failure is counted.
   void record(bool success, bool stream, std::chrono::nanoseconds latency) noexcept;
+  /// A committed stream (already recorded as a success at its first chunk) broke later: one more
+  /// failure, not one more request.
+  void record_stream_cut() noexcept { failures_.fetch_add(1, std::memory_order_relaxed); }
 
   int in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
   double latency_ms() const noexcept { return latency_ms_.value(); }
@@ -82,6 +85,10 @@ class DeploymentState {
   std::optional<Check> last_check() const;
 
  private:
+  /// Takes one request of `tokens` from copies of the buckets; the wait when either is used up.
+  std::chrono::nanoseconds take_locked(GcraState& rpm, GcraState& tpm, std::int64_t tokens,
+                                       Clock::Steady::time_point now) const;
+
   Provider* provider_;
   const config::DeploymentConfig& config_;
   std::string provider_id_;
