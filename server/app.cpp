@@ -178,16 +178,27 @@ int App::run() {
   core::Fleet fleet(cfg, find_provider);
   core::SystemRandom random;
   core::HealthChecker health_checker(fleet, cfg.routing.health_check, clock);
+  std::unique_ptr<core::ResponseCache> cache;
+  if (cfg.cache.mode != "off") {
+    core::ResponseCacheOptions options;
+    options.max_bytes = cfg.cache.max_bytes;
+    options.default_ttl = cfg.cache.ttl;
+    cache = std::make_unique<core::ResponseCache>(clock, options);
+  }
   const core::Pipeline chat_pipeline = core::build_chat_pipeline(
-      core::StageDeps{config_, find_provider, clock, metrics, *counters, pricing, budgets, fleet, random});
+      core::StageDeps{config_, find_provider, clock, metrics, *counters, pricing, budgets, fleet, random, cache.get()});
 
   std::atomic<bool> draining{false};
   const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
   ChatHandler chat(config_, chat_pipeline, pricing, clock);
   ModelsHandler models(config_, now_unix);
   HealthHandler health(config_, clock, fleet, draining);
-  MetricsHandler metrics_handler(metrics, cfg.metrics.bearer_token, [&metrics, &upstream_keys, &clock, &fleet] {
+  MetricsHandler metrics_handler(metrics, cfg.metrics.bearer_token, [&metrics, &upstream_keys, &clock, &fleet, &cache] {
     const auto now = clock.now();
+    if (cache) {
+      const auto stats = cache->stats();
+      metrics.cache_size(stats.entries, stats.bytes);
+    }
     for (const auto& state : fleet.all()) {
       const auto circuit = state->breaker().state(now);
       metrics.circuit_state(state->label(), circuit == core::CircuitState::kClosed ? 0

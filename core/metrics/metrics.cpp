@@ -60,6 +60,21 @@ Metrics::Metrics()
   auto& rate_limited = BuildCounter().Name("tollgate_rate_limited_total").Help("Requests refused by a virtual key's rate limit, by scope (rpm, tpm).").Register(*registry_);
   rate_limited_rpm_ = &rate_limited.Add({{"scope", "rpm"}});
   rate_limited_tpm_ = &rate_limited.Add({{"scope", "tpm"}});
+  auto& cache = BuildCounter().Name("tollgate_cache_requests_total").Help("Requests the response cache looked at, by result (hit, miss, bypass).").Register(*registry_);
+  cache_hit_ = &cache.Add({{"result", "hit"}});
+  cache_miss_ = &cache.Add({{"result", "miss"}});
+  cache_bypass_ = &cache.Add({{"result", "bypass"}});
+  cache_entries_ = &BuildGauge().Name("tollgate_cache_entries").Help("Answers held by the response cache.").Register(*registry_).Add({});
+  cache_bytes_ = &BuildGauge().Name("tollgate_cache_bytes").Help("Bytes the response cache holds (keys, compressed payloads, per-entry overhead).").Register(*registry_).Add({});
+}
+
+void Metrics::cache_request(std::string_view result) {
+  (result == "hit" ? cache_hit_ : result == "miss" ? cache_miss_ : cache_bypass_)->Increment();
+}
+
+void Metrics::cache_size(std::uint64_t entries, std::uint64_t bytes) {
+  cache_entries_->Set(static_cast<double>(entries));
+  cache_bytes_->Set(static_cast<double>(bytes));
 }
 
 void Metrics::rate_limited(std::string_view scope) {

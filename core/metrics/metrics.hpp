@@ -68,6 +68,11 @@ class Metrics {
   /// (a strategy name, or "objective" when the request asked for an objective or a priority).
   void routing_decision(std::string_view strategy, std::string_view deployment);
 
+  /// A request the response cache looked at: hit, miss or bypass.
+  void cache_request(std::string_view result);
+  /// The response cache's size now (set at scrape).
+  void cache_size(std::uint64_t entries, std::uint64_t bytes);
+
   /// A deployment's circuit: 0 closed, 1 half-open, 2 open.
   void circuit_state(std::string_view deployment, int state);
 
@@ -119,6 +124,11 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& key_state_;
   prometheus::Family<prometheus::Counter>& routing_decisions_;
   prometheus::Family<prometheus::Gauge>& circuit_state_;
+  prometheus::Counter* cache_hit_;
+  prometheus::Counter* cache_miss_;
+  prometheus::Counter* cache_bypass_;
+  prometheus::Gauge* cache_entries_;
+  prometheus::Gauge* cache_bytes_;
   prometheus::Gauge* inflight_;
   prometheus::Counter* rate_limited_rpm_;
   prometheus::Counter* rate_limited_tpm_;

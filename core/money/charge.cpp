@@ -19,6 +19,13 @@ std::string_view to_string(UsageSource source) noexcept {
 
 Charge charge(const RequestContext& ctx, const Pricing& pricing) {
   Charge out;
+  if (ctx.cached_cost) {
+    // Served from the cache: no upstream call, nothing to pay; the stored answer's cost is saved.
+    if (ctx.usage) out.usage = *ctx.usage;
+    out.source = UsageSource::kCache;
+    out.saved = *ctx.cached_cost;
+    return out;
+  }
   if (ctx.deployment == nullptr) return out;
   if (ctx.usage) {
     out.usage = *ctx.usage;

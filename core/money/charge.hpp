@@ -23,13 +23,14 @@ struct Charge {
   UsageSource source = UsageSource::kNone;
   Nanos cost = 0;
   bool priced = true;      // false: the deployment has no price and the cost is 0
-  Nanos saved = 0;         // against the requested model's price, after a downgrade
+  Nanos saved = 0;         // against the requested model's price after a downgrade; a cache hit's original cost
 };
 
 /// The request's charge as far as it is known now: the answering deployment's price applied to
 /// the usage, or to an estimate (prompt estimate + answer text seen) when the upstream reported
 /// none. After a budget downgrade, `saved` is what the requested model's first deployment would
-/// have charged for the same usage, less the cost (never negative).
+/// have charged for the same usage, less the cost (never negative). A cache hit costs 0 and saves
+/// what the stored answer cost (source cache).
 Charge charge(const RequestContext& ctx, const Pricing& pricing);
 
 }  // namespace tollgate::core

@@ -37,7 +37,7 @@ boost::asio::awaitable<Reply> Accounting::handle(RequestContext& ctx, Next next)
 
 void Accounting::settle(RequestContext& ctx) const {
   const Charge bill = charge(ctx, pricing_);
-  if (ctx.deployment != nullptr) {
+  if (ctx.deployment != nullptr || ctx.cached_cost) {
     Metrics::Spend spend{bill.usage.prompt_tokens, bill.usage.completion_tokens, bill.usage.cached_tokens,
                          bill.usage.reasoning_tokens, to_usd(bill.cost), bill.priced};
     metrics_.spend(ctx.provider_id, ctx.upstream_model, to_string(bill.source), spend);
@@ -46,7 +46,8 @@ void Accounting::settle(RequestContext& ctx) const {
                    "`price`)",
                    ctx.request_id, ctx.provider_id, ctx.upstream_model);
   }
-  if (bill.saved > 0) metrics_.saved("routing", to_usd(bill.saved));
+  const std::string_view saved_source = bill.source == UsageSource::kCache ? "cache" : "routing";
+  if (bill.saved > 0) metrics_.saved(saved_source, to_usd(bill.saved));
 
   ctx.billed = RequestContext::Billed{bill.usage, to_string(bill.source), bill.cost};
 
@@ -77,7 +78,8 @@ void Accounting::settle(RequestContext& ctx) const {
   row.usage_source = std::string(to_string(bill.source));
   row.cost_nanos = bill.cost;
   row.saved_nanos = bill.saved;
-  if (bill.saved > 0) row.saved_source = "routing";
+  if (bill.saved > 0) row.saved_source = std::string(saved_source);
+  row.cache = std::string(ctx.cache_status);
   row.routing_reason = ctx.routing_reason;
   row.attempts = static_cast<int>(ctx.attempts.size());
   row.latency_ms = ctx.outcome.latency_ms;

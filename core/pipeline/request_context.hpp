@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "core/cache/cache_directives.hpp"
 #include "core/clock.hpp"
 #include "core/identity/caller.hpp"
 #include "core/money/attribution.hpp"
@@ -53,12 +54,17 @@ struct RequestContext {
   Tags tags;                    // x-tollgate-tags, validated
   Objective objective = Objective::kNone;  // x-tollgate-objective
   Priority priority = Priority::kNormal;   // x-tollgate-priority
+  CacheDirectives cache_directives;        // x-tollgate-cache, Cache-Control, x-tollgate-cache-ttl
 
   // Set by the accounting stage (attribution) and the budget stage (hold, downgrade).
   Attribution attribution;
   BudgetHold hold;              // money held against hard budgets until the reply is over
   std::string requested_model;  // the model asked for, when a soft budget served another; else empty
   std::int64_t prompt_estimate = -1;  // tollgate's prompt token estimate, once computed
+
+  // Set by the cache stage.
+  std::string_view cache_status;  // hit|miss|bypass; empty when the cache did not run
+  std::optional<Nanos> cached_cost;  // a hit: what the stored answer cost when it was made
 
   // Set by the router.
   const config::ModelConfig* model = nullptr;  // the configured model asked for; null when unknown

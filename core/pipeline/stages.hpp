@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/clock.hpp"
+#include "core/cache/response_cache.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/money/budget_book.hpp"
 #include "core/money/pricing.hpp"
@@ -26,6 +27,7 @@ struct StageDeps {
   BudgetBook& budgets;
   Fleet& fleet;
   Random& random;
+  ResponseCache* cache = nullptr;  // null: cache.mode off
 };
 
 /// The chat pipeline in DESIGN.md order: accounting (first, so refused requests are accounted

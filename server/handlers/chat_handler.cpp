@@ -54,7 +54,7 @@ class ClientStream final : public core::ChunkStream {
                         {"model", ctx_->upstream_model},
                         {"cost_usd", core::format_usd(bill.cost)},
                         {"usage_source", core::to_string(bill.source)},
-                        {"cache", nullptr},  // no response cache yet: neither hit nor miss
+                        {"cache", ctx_->cache_status.empty() ? nlohmann::json() : nlohmann::json(ctx_->cache_status)},
                         {"attempts", ctx_->attempts.size()}};
     if (!ctx_->requested_model.empty()) json["tollgate"]["downgraded_from"] = ctx_->requested_model;
     chunk.data = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -101,6 +101,13 @@ boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Ex
     priority = *parsed_priority;
   }
 
+  std::optional<std::string_view> x_cache, cache_control, cache_ttl;
+  if (auto h = request.find("x-tollgate-cache"); h != request.end()) x_cache = h->value();
+  if (auto h = request.find(boost::beast::http::field::cache_control); h != request.end()) cache_control = h->value();
+  if (auto h = request.find("x-tollgate-cache-ttl"); h != request.end()) cache_ttl = h->value();
+  auto directives = core::parse_cache_directives(x_cache, cache_control, cache_ttl);
+  if (!directives) co_return HttpReply::error(directives.error());
+
   auto ctx = std::make_shared<core::RequestContext>();
   ctx->request_id = exchange.request_id;
   ctx->route = exchange.route;
@@ -113,6 +120,7 @@ boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Ex
   ctx->caller = exchange.caller;
   ctx->received_unix_ms = core::unix_now(clock_);
   ctx->tags = std::move(tags);
+  ctx->cache_directives = *directives;
   ctx->objective = objective;
   ctx->priority = priority;
   exchange.request = ctx;

@@ -67,6 +67,7 @@ test('a key answering 429 rests until its Retry-After and the other key takes th
       // Two deployments of the pool's provider: a 429 on the first fails over to the second.
       models: [{ name: 'm', deployments: [{ provider: 'pool', model: 'model-a' }, { provider: 'pool', model: 'model-b' }] }],
       routing: { strategy: 'priority', max_attempts: 2 },
+      cache: { mode: 'off' },  // every request must reach the pool
     },
     env: { TOLLGATE_MASTER_KEY: kMaster },
   });

@@ -1,0 +1,143 @@
+// Cache stage: lookup, replay of a stored answer or transcript, and recording of complete answers.
+#include "core/pipeline/cache_stage.hpp"
+
+#include "core/cache/cache_key.hpp"
+#include "core/money/charge.hpp"
+
+namespace tollgate::core {
+namespace {
+
+/// A stored stream transcript, replayed chunk by chunk; every chunk is ready at once.
+class ReplayStream final : public ChunkStream {
+ public:
+  explicit ReplayStream(std::shared_ptr<const CachedAnswer> answer) : answer_(std::move(answer)) {}
+
+  boost::asio::awaitable<Result<std::optional<Chunk>>> next() override {
+    if (next_ >= answer_->chunks.size()) co_return std::optional<Chunk>{};
+    Chunk chunk{answer_->chunks[next_], std::nullopt, false};
+    if (answer_->usage && answer_->usage_chunk && *answer_->usage_chunk == next_) {
+      chunk.usage = answer_->usage;
+      chunk.usage_only = answer_->usage_only;
+    }
+    ++next_;
+    co_return std::optional<Chunk>{std::move(chunk)};
+  }
+
+  bool ready() const noexcept override { return next_ < answer_->chunks.size(); }
+
+ private:
+  std::shared_ptr<const CachedAnswer> answer_;
+  std::size_t next_ = 0;
+};
+
+/// Passes a live stream through and keeps its chunks; stores the transcript when the stream ends
+/// cleanly (a broken or abandoned stream is never stored).
+class RecordingStream final : public ChunkStream {
+ public:
+  RecordingStream(std::unique_ptr<ChunkStream> inner, RequestContext& ctx, ResponseCache& cache, std::string key,
+                  std::optional<std::chrono::nanoseconds> ttl, const Pricing& pricing)
+      : inner_(std::move(inner)), ctx_(ctx), cache_(cache), key_(std::move(key)), ttl_(ttl), pricing_(pricing) {}
+
+  boost::asio::awaitable<Result<std::optional<Chunk>>> next() override {
+    auto result = co_await inner_->next();
+    if (!result) {
+      broken_ = true;
+    } else if (!result->has_value()) {
+      if (!broken_) store();
+    } else {
+      const Chunk& chunk = **result;
+      if (chunk.usage) {
+        answer_.usage = chunk.usage;
+        answer_.usage_chunk = answer_.chunks.size();
+        answer_.usage_only = chunk.usage_only;
+      }
+      answer_.chunks.push_back(chunk.data);
+    }
+    co_return result;
+  }
+
+  bool ready() const noexcept override { return inner_->ready(); }
+
+ private:
+  void store() {
+    answer_.model = ctx_.model_name;
+    answer_.provider = ctx_.provider_id;
+    answer_.upstream_model = ctx_.upstream_model;
+    answer_.cost = charge(ctx_, pricing_).cost;
+    cache_.put(std::move(key_), std::move(answer_), ttl_);
+  }
+
+  std::unique_ptr<ChunkStream> inner_;
+  RequestContext& ctx_;
+  ResponseCache& cache_;
+  std::string key_;
+  std::optional<std::chrono::nanoseconds> ttl_;
+  const Pricing& pricing_;
+  CachedAnswer answer_;
+  bool broken_ = false;
+};
+
+}  // namespace
+
+CacheStage::CacheStage(std::shared_ptr<const config::Config> config, ResponseCache& cache, const Pricing& pricing,
+                       Metrics& metrics)
+    : config_(std::move(config)), cache_(cache), pricing_(pricing), metrics_(metrics) {}
+
+std::string CacheStage::partition(const RequestContext& ctx) const {
+  const std::string& scope = config_->cache.scope;
+  if (scope == "global") return "global";
+  const auto& key = ctx.caller.key;
+  if (scope == "team") return key && !key->team.empty() ? "team:" + key->team : "key:" + std::string(ctx.caller.id());
+  return "key:" + std::string(ctx.caller.id());
+}
+
+boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next) const {
+  const CacheDirectives& directives = ctx.cache_directives;
+  std::string key = cache_key(ctx.body, ctx.model_name, partition(ctx));
+  if (directives.read) {
+    if (auto found = cache_.get(key)) {
+      const CachedAnswer& answer = *found.answer;
+      const bool fits = ctx.stream ? !answer.chunks.empty() : !answer.body.empty();
+      if (fits) {
+        ctx.cache_status = "hit";
+        ctx.cached_cost = answer.cost;
+        ctx.usage = answer.usage;
+        ctx.provider_id = answer.provider;
+        ctx.upstream_model = answer.upstream_model;
+        metrics_.cache_request("hit");
+        Reply reply = ctx.stream ? Reply::chunks(std::make_unique<ReplayStream>(found.answer))
+                                 : Reply::json(200, answer.body);
+        reply.set_header("x-tollgate-cache", "hit");
+        reply.set_header("x-tollgate-provider", answer.provider);
+        reply.set_header("x-tollgate-model", answer.upstream_model);
+        reply.set_header("x-tollgate-attempts", "0");
+        co_return reply;
+      }
+    }
+  }
+  ctx.cache_status = directives.read ? "miss" : "bypass";
+  metrics_.cache_request(ctx.cache_status);
+
+  Reply reply = co_await next(ctx);
+  reply.set_header("x-tollgate-cache", std::string(ctx.cache_status));
+  const bool complete = !reply.is_error() && reply.status == 200;
+  if (!directives.write || !complete) co_return reply;
+  std::optional<std::chrono::nanoseconds> ttl;
+  if (directives.ttl) ttl = *directives.ttl;
+  else ttl = config_->cache.ttl;
+  if (reply.is_stream()) {
+    reply.stream = std::make_unique<RecordingStream>(std::move(reply.stream), ctx, cache_, std::move(key), ttl, pricing_);
+  } else {
+    CachedAnswer answer;
+    answer.body = reply.body;
+    answer.usage = ctx.usage;
+    answer.model = ctx.model_name;
+    answer.provider = ctx.provider_id;
+    answer.upstream_model = ctx.upstream_model;
+    answer.cost = charge(ctx, pricing_).cost;
+    cache_.put(std::move(key), std::move(answer), ttl);
+  }
+  co_return reply;
+}
+
+}  // namespace tollgate::core

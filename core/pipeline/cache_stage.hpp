@@ -1,0 +1,43 @@
+// Cache stage: answers a repeated request from the response cache, and stores complete answers.
+#pragma once
+
+#include <memory>
+
+#include "core/cache/response_cache.hpp"
+#include "core/clock.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/money/pricing.hpp"
+#include "core/pipeline/middleware.hpp"
+
+namespace tollgate::core {
+
+/// The exact cache (cache.mode exact or semantic; off: the stage is not built). The key is
+/// cache_key(body, the served model name, the partition of cache.scope: the caller's virtual
+/// key, its team, or global). ctx.cache_directives (request headers) may forbid reading or
+/// storing.
+///
+/// A hit answers without calling `next`: a buffered answer for a buffered request, the recorded
+/// chunk transcript replayed for a stream request (a stored answer of the other kind is a miss;
+/// see README). The reply carries x-tollgate-cache: hit and the original provider/model headers;
+/// ctx.cache_status = "hit" and ctx.cached_cost make the accounting stage charge it at 0 with the
+/// original cost as saved (source cache). Otherwise x-tollgate-cache is miss (looked up, absent)
+/// or bypass (reading forbidden), and a 200 answer is stored for cache.ttl (or the request's
+/// x-tollgate-cache-ttl): a buffered one at once, a stream once it ends cleanly — a broken stream
+/// is never stored.
+class CacheStage final : public Middleware {
+ public:
+  CacheStage(std::shared_ptr<const config::Config> config, ResponseCache& cache, const Pricing& pricing,
+             Metrics& metrics);
+  std::string_view name() const noexcept override { return "cache"; }
+  boost::asio::awaitable<Reply> handle(RequestContext& ctx, Next next) const override;
+
+ private:
+  std::string partition(const RequestContext& ctx) const;
+
+  std::shared_ptr<const config::Config> config_;
+  ResponseCache& cache_;
+  const Pricing& pricing_;
+  Metrics& metrics_;
+};
+
+}  // namespace tollgate::core

@@ -1,0 +1,160 @@
+// The exact response cache through the real binary: hits and misses, the cache headers, stream
+// replay, tenants kept apart, and what a hit costs and saves.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import {
+  eventually, get, joined_content, metric_sum, openai_error, parse_metrics, post_stream, read_sse, request,
+  start_tollgate, start_upstream, stop_all, unique_prompt,
+} from './support.mjs';
+
+const kMaster = 'master-key-cache-tests-0a1b2c3d4e5f60718293';
+const master = { authorization: `Bearer ${kMaster}` };
+const bearer = (key) => ({ authorization: `Bearer ${key}` });
+
+let up;
+
+before(async () => {
+  up = await start_upstream();
+});
+
+after(stop_all);
+
+async function start_gateway(name, cache = {}) {
+  return start_tollgate({
+    config: {
+      providers: [{ id: 'up', type: 'openai', base_url: up.base_url(`id=${name}`) }],
+      models: [{ name: 'm', deployments: [{ provider: 'up', model: 'up-model', price: { input: 2, output: 8 } }] }],
+      cache: { mode: 'exact', ...cache },
+    },
+    env: { TOLLGATE_MASTER_KEY: kMaster },
+  });
+}
+
+async function new_key(gw, name) {
+  const r = await request('POST', `${gw.url}/api/v1/virtual-keys`, { name }, master);
+  assert.equal(r.status, 201, r.text);
+  return r.json.key;
+}
+
+const calls = async (name) => (await up.stats()).by_path[up.chat_path(`id=${name}`)] ?? 0;
+const body = (prompt, extra = {}) => ({ model: 'm', messages: [{ role: 'user', content: prompt }], ...extra });
+
+test('a repeated request is answered from the cache: one upstream call, cost 0, the original cost saved', async () => {
+  const gw = await start_gateway('c1');
+  const key = await new_key(gw, 'c1');
+  const prompt = unique_prompt('cache me');
+  const first = await request('POST', `${gw.url}/v1/chat/completions`, body(prompt), bearer(key));
+  assert.equal(first.status, 200, first.text);
+  assert.equal(first.headers.get('x-tollgate-cache'), 'miss');
+  const cost = Number(first.headers.get('x-tollgate-cost-usd'));
+  assert.ok(cost > 0);
+  const second = await request('POST', `${gw.url}/v1/chat/completions`, body(prompt), bearer(key));
+  assert.equal(second.status, 200, second.text);
+  assert.equal(second.headers.get('x-tollgate-cache'), 'hit');
+  assert.equal(second.headers.get('x-tollgate-cost-usd'), '0');
+  assert.equal(second.json.choices[0].message.content, first.json.choices[0].message.content);
+  assert.deepEqual(second.json.usage, first.json.usage);
+  assert.equal(await calls('c1'), 1);
+  // Field order does not matter; a changed answer-changing field does.
+  const reordered = await request('POST', `${gw.url}/v1/chat/completions`,
+    { messages: [{ content: prompt, role: 'user' }], model: 'm' }, bearer(key));
+  assert.equal(reordered.headers.get('x-tollgate-cache'), 'hit');
+  const warmer = await request('POST', `${gw.url}/v1/chat/completions`, body(prompt, { temperature: 0.9 }), bearer(key));
+  assert.equal(warmer.headers.get('x-tollgate-cache'), 'miss');
+  assert.equal(await calls('c1'), 2);
+
+  const metrics = parse_metrics((await get(`${gw.url}/metrics`)).text);
+  assert.equal(metric_sum(metrics, 'tollgate_cache_requests_total', { result: 'hit' }), 2);
+  assert.equal(metric_sum(metrics, 'tollgate_cache_requests_total', { result: 'miss' }), 2);
+  assert.ok(metric_sum(metrics, 'tollgate_cache_entries') >= 2);
+  assert.ok(metric_sum(metrics, 'tollgate_cache_bytes') > 0);
+  assert.ok(Math.abs(metric_sum(metrics, 'tollgate_savings_usd_total', { source: 'cache' }) - 2 * cost) < 1e-9);
+  const rows = await eventually(async () => {
+    const r = await get(`${gw.url}/api/v1/audit?limit=100`, master);
+    const hits = r.json.data.filter((e) => e.kind === 'request' && e.detail?.cache === 'hit');
+    return hits.length === 2 ? hits : undefined;
+  });
+  for (const row of rows) {
+    assert.equal(row.detail.cost_usd, '0');
+    assert.equal(row.detail.usage_source, 'cache');
+  }
+  await gw.stop();
+});
+
+test('skip, refresh, no-cache and no-store are honoured; a bad x-tollgate-cache is a 400', async () => {
+  const gw = await start_gateway('c2');
+  const key = await new_key(gw, 'c2');
+  const prompt = unique_prompt('directives');
+  const send = (headers = {}) => request('POST', `${gw.url}/v1/chat/completions`, body(prompt), { ...bearer(key), ...headers });
+  assert.equal((await send({ 'cache-control': 'no-store' })).headers.get('x-tollgate-cache'), 'miss');
+  assert.equal((await send({ 'x-tollgate-cache': 'skip' })).headers.get('x-tollgate-cache'), 'bypass');
+  assert.equal(await calls('c2'), 2);  // neither stored
+  assert.equal((await send({ 'x-tollgate-cache': 'refresh' })).headers.get('x-tollgate-cache'), 'bypass');
+  assert.equal((await send()).headers.get('x-tollgate-cache'), 'hit');  // the refresh stored it
+  assert.equal((await send({ 'cache-control': 'no-cache' })).headers.get('x-tollgate-cache'), 'bypass');
+  assert.equal(await calls('c2'), 4);
+  const bad = await send({ 'x-tollgate-cache': 'always' });
+  assert.equal(bad.status, 400);
+  assert.equal(openai_error(bad.json).param, 'x-tollgate-cache');
+  const bad_ttl = await send({ 'x-tollgate-cache-ttl': 'soon' });
+  assert.equal(bad_ttl.status, 400);
+  assert.equal(openai_error(bad_ttl.json).param, 'x-tollgate-cache-ttl');
+  await gw.stop();
+});
+
+test('a repeated stream is replayed as a valid stream without an upstream call', async () => {
+  const gw = await start_gateway('c3');
+  const key = await new_key(gw, 'c3');
+  const prompt = unique_prompt('stream me');
+  const streamed = body(prompt, { stream: true, stream_options: { include_usage: true } });
+  const first = await post_stream(`${gw.url}/v1/chat/completions`, streamed, bearer(key));
+  assert.equal(first.res.headers.get('x-tollgate-cache'), 'miss');
+  const a = await read_sse(first.res);
+  assert.ok(a.done);
+  const second = await post_stream(`${gw.url}/v1/chat/completions`, streamed, bearer(key));
+  assert.equal(second.res.status, 200);
+  assert.equal(second.res.headers.get('x-tollgate-cache'), 'hit');
+  const b = await read_sse(second.res);
+  assert.ok(b.done, 'the replay ends with [DONE]');
+  assert.equal(joined_content(b.chunks), joined_content(a.chunks));
+  assert.ok(joined_content(b.chunks).length > 0);
+  const usage = b.chunks.find((c) => c.json.usage)?.json;
+  assert.ok(usage, 'the replay has its usage chunk');
+  assert.equal(usage.tollgate.cache, 'hit');
+  assert.equal(usage.tollgate.cost_usd, '0');
+  assert.equal(usage.tollgate.usage_source, 'cache');
+  assert.equal(await calls('c3'), 1);
+  // A buffered request for the same prompt is not served from the stream transcript.
+  const buffered = await request('POST', `${gw.url}/v1/chat/completions`, body(prompt), bearer(key));
+  assert.equal(buffered.headers.get('x-tollgate-cache'), 'miss');
+  await gw.stop();
+});
+
+test('different tenants never share entries (cache.scope key)', async () => {
+  const gw = await start_gateway('c4');
+  const one = await new_key(gw, 'tenant-one');
+  const two = await new_key(gw, 'tenant-two');
+  const prompt = unique_prompt('tenants');
+  const send = (key) => request('POST', `${gw.url}/v1/chat/completions`, body(prompt), bearer(key));
+  assert.equal((await send(one)).headers.get('x-tollgate-cache'), 'miss');
+  assert.equal((await send(two)).headers.get('x-tollgate-cache'), 'miss');
+  assert.equal((await send(one)).headers.get('x-tollgate-cache'), 'hit');
+  assert.equal((await send(two)).headers.get('x-tollgate-cache'), 'hit');
+  assert.equal(await calls('c4'), 2);
+  await gw.stop();
+});
+
+test('cache.mode off leaves the cache out entirely', async () => {
+  const gw = await start_gateway('c5', { mode: 'off' });
+  const key = await new_key(gw, 'c5');
+  const prompt = unique_prompt('off');
+  for (let i = 0; i < 2; ++i) {
+    const r = await request('POST', `${gw.url}/v1/chat/completions`, body(prompt), bearer(key));
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-tollgate-cache'), null);
+  }
+  assert.equal(await calls('c5'), 2);
+  await gw.stop();
+});
