@@ -33,6 +33,7 @@
 #include "core/store/sqlite_store.hpp"
 #include "server/handlers/admin_audit_handler.hpp"
 #include "server/handlers/admin_budgets_handler.hpp"
+#include "server/handlers/admin_cache_handler.hpp"
 #include "server/handlers/admin_providers_handler.hpp"
 #include "server/handlers/admin_keys_handler.hpp"
 #include "server/handlers/admin_usage_handler.hpp"
@@ -217,6 +218,7 @@ int App::run() {
   AdminBudgetsHandler admin_budgets(admin);
   AdminUsageHandler admin_usage(admin);
   AdminProvidersHandler admin_providers(admin, fleet);
+  AdminCacheHandler admin_cache(cache.get());
 
   EndpointTable endpoints;
   endpoints.add(http::verb::post, "/v1/chat/completions", Access::kCaller, chat);
@@ -241,6 +243,8 @@ int App::run() {
   endpoints.add(http::verb::get, "/api/v1/usage", Access::kAdmin, admin_usage);
   endpoints.add(http::verb::get, "/api/v1/usage/top", Access::kAdmin, admin_usage);
   endpoints.add(http::verb::get, "/api/v1/providers", Access::kAdmin, admin_providers);
+  endpoints.add(http::verb::get, "/api/v1/cache/stats", Access::kAdmin, admin_cache);
+  endpoints.add(http::verb::delete_, "/api/v1/cache", Access::kAdmin, admin_cache);
 
   Connections connections;
   RequestIds request_ids(std::random_device{}() ^ static_cast<std::uint64_t>(now_unix) << 20);

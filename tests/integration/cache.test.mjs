@@ -158,3 +158,33 @@ test('cache.mode off leaves the cache out entirely', async () => {
   assert.equal(await calls('c5'), 2);
   await gw.stop();
 });
+
+test('GET /api/v1/cache/stats counts entries per model; DELETE /api/v1/cache purges (all, or ?model=)', async () => {
+  const gw = await start_gateway('c6');
+  const key = await new_key(gw, 'c6');
+  for (const word of ['one', 'two']) {
+    const r = await request('POST', `${gw.url}/v1/chat/completions`, body(unique_prompt(word)), bearer(key));
+    assert.equal(r.status, 200, r.text);
+  }
+  const stats = await get(`${gw.url}/api/v1/cache/stats`, master);
+  assert.equal(stats.status, 200, stats.text);
+  assert.equal(stats.json.entries, 2);
+  assert.equal(stats.json.misses, 2);
+  assert.equal(stats.json.models.m.entries, 2);
+  assert.ok(stats.json.bytes > 0 && stats.json.bytes <= stats.json.max_bytes);
+  assert.equal((await get(`${gw.url}/api/v1/cache/stats`, bearer(key))).status, 401, 'admin only');
+
+  const other = await request('DELETE', `${gw.url}/api/v1/cache?model=nope`, undefined, master);
+  assert.equal(other.json.deleted, 0);
+  const purged = await request('DELETE', `${gw.url}/api/v1/cache?model=m`, undefined, master);
+  assert.equal(purged.status, 200, purged.text);
+  assert.equal(purged.json.deleted, 2);
+  assert.equal((await get(`${gw.url}/api/v1/cache/stats`, master)).json.entries, 0);
+  await gw.stop();
+
+  const off = await start_gateway('c6-off', { mode: 'off' });
+  const missing = await get(`${off.url}/api/v1/cache/stats`, master);
+  assert.equal(missing.status, 404);
+  assert.equal(openai_error(missing.json).param, 'cache.mode');
+  await off.stop();
+});
