@@ -115,10 +115,6 @@ KeyChoice UpstreamKeys::next(std::string_view provider_id, std::optional<Clock::
   return KeyChoice{nullptr, true, soonest};
 }
 
-namespace {
-Rate per_minute(std::int64_t limit) { return Rate{limit, std::chrono::minutes(1)}; }
-}  // namespace
-
 std::optional<Clock::Steady::time_point> UpstreamKeys::limited_until(const UpstreamKey& key,
                                                                      Clock::Steady::time_point now) const {
   const auto rpm = key.record.rpm.value_or(0);

@@ -93,6 +93,14 @@ std::string CacheStage::partition(const RequestContext& ctx) const {
 
 boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next) const {
   const CacheDirectives& directives = ctx.cache_directives;
+  if (!directives.read && !directives.write) {
+    // `x-tollgate-cache: skip`: the cache neither reads nor stores, so the key is not worth computing.
+    ctx.cache_status = "bypass";
+    metrics_.cache_request(ctx.cache_status);
+    Reply reply = co_await next(ctx);
+    reply.set_header("x-tollgate-cache", "bypass");
+    co_return reply;
+  }
   std::string key = cache_key(ctx.body, ctx.model_name, partition(ctx));
   if (directives.read) {
     if (auto found = cache_.get(key)) {

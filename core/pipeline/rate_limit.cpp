@@ -6,8 +6,6 @@
 namespace tollgate::core {
 namespace {
 
-constexpr Rate per_minute(std::int64_t limit) { return Rate{limit, std::chrono::minutes(1)}; }
-
 std::chrono::seconds whole_seconds(std::chrono::nanoseconds wait) {
   return std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(wait));
 }

@@ -14,6 +14,9 @@ struct Rate {
   std::chrono::nanoseconds period{std::chrono::minutes(1)};
 };
 
+/// `limit` units per minute (the rpm and tpm limits of keys and deployments).
+constexpr Rate per_minute(std::int64_t limit) noexcept { return Rate{limit, std::chrono::minutes(1)}; }
+
 /// The whole state of one bucket: its theoretical arrival time. A default state is a full bucket.
 struct GcraState {
   Clock::Steady::time_point tat{};

@@ -4,13 +4,6 @@
 #include <stdexcept>
 
 namespace tollgate::core {
-namespace {
-
-/// A deployment's own limit as a GCRA rate (limit 0: none).
-Rate per_minute(std::int64_t limit) { return Rate{limit, std::chrono::minutes(1)}; }
-
-}  // namespace
-
 BreakerOptions breaker_options(const config::CircuitBreakerConfig& config) {
   return BreakerOptions{config.failure_rate, config.min_requests, config.window, config.cool_off,
                         config.half_open_probes};
