@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -42,6 +43,7 @@
 #include "server/handlers/health_handler.hpp"
 #include "server/handlers/metrics_handler.hpp"
 #include "server/handlers/models_handler.hpp"
+#include "server/sweeper.hpp"
 #include "server/listener.hpp"
 
 namespace tollgate::server {
@@ -104,6 +106,20 @@ core::PriceTable load_prices(const config::PricingConfig& pricing) {
                table.as_of().empty() ? "" : ", as of " + table.as_of(),
                table.skipped() != 0 ? fmt::format(" ({} entries without token prices skipped)", table.skipped()) : "");
   return table;
+}
+
+/// How often expired cache entries and dedup flights are dropped.
+constexpr std::chrono::milliseconds kSweepInterval{30'000};
+
+/// Stops the io_context once no shared stream is still read for a departed client (dedup): such
+/// a stream holds its leader's ledger row until it ends. The shutdown grace bounds the wait.
+asio::awaitable<void> stop_after_pumps(asio::io_context& io, const core::FlightTable* flights) {
+  asio::steady_timer timer(io);
+  while (flights != nullptr && flights->pumping() > 0) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  io.stop();
 }
 
 }  // namespace
@@ -186,8 +202,16 @@ int App::run() {
     options.default_ttl = cfg.cache.ttl;
     cache = std::make_unique<core::ResponseCache>(clock, options);
   }
-  const core::Pipeline chat_pipeline = core::build_chat_pipeline(
-      core::StageDeps{config_, find_provider, clock, metrics, *counters, pricing, budgets, fleet, random, cache.get()});
+  std::unique_ptr<core::FlightTable> flights;
+  if (cfg.dedup.enabled) flights = std::make_unique<core::FlightTable>(clock, cfg.dedup.recent_window);
+  const core::Pipeline chat_pipeline = core::build_chat_pipeline(core::StageDeps{
+      config_, find_provider, clock, metrics, *counters, pricing, budgets, fleet, random, cache.get(), flights.get()});
+  // Expired cache entries and dedup flights would otherwise wait for a lookup of their key.
+  Sweeper sweeper(io.get_executor(), kSweepInterval, [&cache, &flights] {
+    if (cache) cache->purge_expired();
+    if (flights) flights->purge_expired();
+  });
+  sweeper.start();
 
   std::atomic<bool> draining{false};
   const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
@@ -272,6 +296,7 @@ int App::run() {
                  cfg.server.shutdown_grace.count());
     draining = true;
     health_checker.stop();
+    sweeper.stop();
     listener.stop();
     grace.expires_after(cfg.server.shutdown_grace);
     grace.async_wait([&](const boost::system::error_code& timer_ec) {
@@ -282,7 +307,7 @@ int App::run() {
       connections.close_all();
       io.stop();
     });
-    connections.drain([&] { asio::post(io, [&] { io.stop(); }); });
+    connections.drain([&] { asio::co_spawn(io, stop_after_pumps(io, flights.get()), asio::detached); });
   });
 
   std::vector<std::thread> pool;

@@ -52,7 +52,12 @@ struct Broadcast::StartWait {
 /// One reader's place in the buffer. Pulled by one consumer on one strand.
 class Broadcast::Reader final : public ChunkStream {
  public:
-  explicit Reader(std::shared_ptr<Broadcast> broadcast) : broadcast_(std::move(broadcast)) {}
+  explicit Reader(std::shared_ptr<Broadcast> broadcast) : broadcast_(std::move(broadcast)) {
+    broadcast_->readers_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  ~Reader() override { broadcast_->readers_.fetch_sub(1, std::memory_order_acq_rel); }
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
 
   boost::asio::awaitable<Result<std::optional<Chunk>>> next() override;
   bool ready() const noexcept override;

@@ -1,6 +1,7 @@
 // Broadcast: one upstream stream's chunks, appended by its leader and read by any number of readers.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <list>
@@ -57,6 +58,8 @@ class Broadcast : public std::enable_shared_from_this<Broadcast> {
   bool finished() const;
   /// Readers suspended in next() waiting for the leader (for tests and metrics).
   std::size_t waiting() const;
+  /// Readers alive now: a leader that reads its upstream for readers stops when none is left.
+  std::size_t readers() const noexcept { return readers_.load(std::memory_order_acquire); }
 
  private:
   class Reader;
@@ -86,6 +89,7 @@ class Broadcast : public std::enable_shared_from_this<Broadcast> {
   bool ended_ = false;
   std::optional<GatewayError> error_;
   std::list<Waiter*> waiters_;
+  std::atomic<std::size_t> readers_{0};
 };
 
 }  // namespace tollgate::core

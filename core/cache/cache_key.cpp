@@ -197,4 +197,11 @@ std::string cache_key(const json& body, std::string_view resolved_model, std::st
   return sha256_hex(text);
 }
 
+std::string cache_partition(const Caller& caller, std::string_view scope) {
+  if (scope == "global") return "global";
+  const auto& key = caller.key;
+  if (scope == "team" && key && !key->team.empty()) return "team:" + key->team;
+  return "key:" + std::string(caller.id());
+}
+
 }  // namespace tollgate::core

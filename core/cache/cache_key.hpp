@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/identity/caller.hpp"
+
 namespace tollgate::core {
 
 /// A top-level request field that never changes the answer, so the cache key leaves it out.
@@ -46,5 +48,10 @@ bool is_cache_ignored_field(std::string_view name) noexcept;
 /// Thread-safe, pure. Never throws for any JSON value (beyond std::bad_alloc, or OpenSSL failing
 /// to digest, which only happens when it cannot allocate).
 std::string cache_key(const nlohmann::json& body, std::string_view resolved_model, std::string_view partition);
+
+/// The tenant a cache or dedup key belongs to under `cache.scope`: "global"; "team:<team>" for
+/// scope team when the caller's virtual key has a team (else its key partition); otherwise
+/// "key:<caller id>" (the virtual key's id, or the open caller's).
+std::string cache_partition(const Caller& caller, std::string_view scope);
 
 }  // namespace tollgate::core

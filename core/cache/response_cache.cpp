@@ -142,6 +142,7 @@ struct ResponseCache::Entry {
   Clock::Steady::time_point expires_at;
   std::uint64_t bytes = 0;
   bool compressed = false;  // stored->compressed, kept here so a hit reads no other cache line
+  Clock::Steady::time_point refresh_claimed_until{};  // claim_refresh: one refresher until then
 };
 
 // The LRU list node (entry + two links), the index node (link, key view, iterator, cached hash)
@@ -172,6 +173,17 @@ void ResponseCache::remove_locked(Lru::iterator it, Lru& graveyard) {
   index_.erase(it->key);
   // Moved aside rather than destroyed so the memory is freed after the lock is released.
   graveyard.splice(graveyard.end(), lru_, it);
+}
+
+bool ResponseCache::claim_refresh(std::string_view key, Clock::Steady::time_point until) {
+  const auto now = clock_.now();
+  std::lock_guard lock(mutex_);
+  const auto found = index_.find(key);
+  if (found == index_.end()) return false;
+  Entry& entry = *found->second;
+  if (now >= entry.expires_at || now < entry.refresh_claimed_until) return false;
+  entry.refresh_claimed_until = until;
+  return true;
 }
 
 ResponseCache::Lookup ResponseCache::get(std::string_view key) {

@@ -31,6 +31,7 @@ struct CachedAnswer {
   std::string model;                // resolved model name (for erase_model and per-model stats)
   std::string provider, upstream_model;
   Nanos cost = 0;                   // what the original request cost
+  std::chrono::nanoseconds compute_time{0};  // how long the upstream took to make it (early refresh)
 };
 
 /// Entries and bytes currently held for one resolved model name.
@@ -107,6 +108,12 @@ class ResponseCache {
   /// (nothing changes, the old entry stays) when the entry would be charged more than
   /// max_bytes / 8 or when ttl <= 0. The caller stores only complete successful answers.
   PutOutcome put(std::string key, CachedAnswer answer, std::optional<std::chrono::nanoseconds> ttl = std::nullopt);
+
+  /// Stampede protection: claims the refresh of the live entry for `key` until `until`, so that
+  /// one caller refreshes it while the others keep being served. False when the entry is absent
+  /// or expired, or its refresh is claimed already and `until` of that claim has not passed. A
+  /// put for the key (the refreshed answer) replaces the entry and its claim.
+  bool claim_refresh(std::string_view key, Clock::Steady::time_point until);
 
   /// Removes every entry whose answer's model is `model`; returns how many. O(entries).
   std::size_t erase_model(std::string_view model);

@@ -65,6 +65,7 @@ Metrics::Metrics()
   cache_miss_ = &cache.Add({{"result", "miss"}});
   cache_bypass_ = &cache.Add({{"result", "bypass"}});
   cache_entries_ = &BuildGauge().Name("tollgate_cache_entries").Help("Answers held by the response cache.").Register(*registry_).Add({});
+  dedup_joined_ = &BuildCounter().Name("tollgate_dedup_joined_total").Help("Requests that joined an identical request in flight (or within dedup.recent_window) instead of calling upstream.").Register(*registry_).Add({});
   cache_bytes_ = &BuildGauge().Name("tollgate_cache_bytes").Help("Bytes the response cache holds (keys, compressed payloads, per-entry overhead).").Register(*registry_).Add({});
 }
 

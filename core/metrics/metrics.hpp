@@ -70,6 +70,8 @@ class Metrics {
 
   /// A request the response cache looked at: hit, miss or bypass.
   void cache_request(std::string_view result);
+  /// A request that joined an identical one in flight instead of calling upstream.
+  void dedup_joined() { dedup_joined_->Increment(); }
   /// The response cache's size now (set at scrape).
   void cache_size(std::uint64_t entries, std::uint64_t bytes);
 
@@ -129,6 +131,7 @@ class Metrics {
   prometheus::Counter* cache_bypass_;
   prometheus::Gauge* cache_entries_;
   prometheus::Gauge* cache_bytes_;
+  prometheus::Counter* dedup_joined_;
   prometheus::Gauge* inflight_;
   prometheus::Counter* rate_limited_rpm_;
   prometheus::Counter* rate_limited_tpm_;

@@ -29,8 +29,9 @@ struct Charge {
 /// The request's charge as far as it is known now: the answering deployment's price applied to
 /// the usage, or to an estimate (prompt estimate + answer text seen) when the upstream reported
 /// none. After a budget downgrade, `saved` is what the requested model's first deployment would
-/// have charged for the same usage, less the cost (never negative). A cache hit costs 0 and saves
-/// what the stored answer cost (source cache).
+/// have charged for the same usage, less the cost (never negative). A cache hit, or a request
+/// that joined an identical one in flight (dedup), costs 0 and saves what the upstream call cost
+/// (source cache; the accounting stage files the saving under cache or dedup).
 Charge charge(const RequestContext& ctx, const Pricing& pricing);
 
 }  // namespace tollgate::core

@@ -46,7 +46,9 @@ void Accounting::settle(RequestContext& ctx) const {
                    "`price`)",
                    ctx.request_id, ctx.provider_id, ctx.upstream_model);
   }
-  const std::string_view saved_source = bill.source == UsageSource::kCache ? "cache" : "routing";
+  const std::string_view saved_source = bill.source != UsageSource::kCache ? "routing"
+                                        : ctx.dedup_status == "joined"   ? "dedup"
+                                                                         : "cache";
   if (bill.saved > 0) metrics_.saved(saved_source, to_usd(bill.saved));
 
   ctx.billed = RequestContext::Billed{bill.usage, to_string(bill.source), bill.cost};
@@ -80,6 +82,7 @@ void Accounting::settle(RequestContext& ctx) const {
   row.saved_nanos = bill.saved;
   if (bill.saved > 0) row.saved_source = std::string(saved_source);
   row.cache = std::string(ctx.cache_status);
+  row.dedup = std::string(ctx.dedup_status);
   row.routing_reason = ctx.routing_reason;
   row.attempts = static_cast<int>(ctx.attempts.size());
   row.latency_ms = ctx.outcome.latency_ms;

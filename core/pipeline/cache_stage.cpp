@@ -2,6 +2,7 @@
 #include "core/pipeline/cache_stage.hpp"
 
 #include "core/cache/cache_key.hpp"
+#include "core/cache/early_refresh.hpp"
 #include "core/money/charge.hpp"
 
 namespace tollgate::core {
@@ -64,6 +65,7 @@ class RecordingStream final : public ChunkStream {
     answer_.provider = ctx_.provider_id;
     answer_.upstream_model = ctx_.upstream_model;
     answer_.cost = charge(ctx_, pricing_).cost;
+    answer_.compute_time = ctx_.upstream_time;
     cache_.put(std::move(key_), std::move(answer_), ttl_);
   }
 
@@ -80,16 +82,8 @@ class RecordingStream final : public ChunkStream {
 }  // namespace
 
 CacheStage::CacheStage(std::shared_ptr<const config::Config> config, ResponseCache& cache, const Pricing& pricing,
-                       Metrics& metrics)
-    : config_(std::move(config)), cache_(cache), pricing_(pricing), metrics_(metrics) {}
-
-std::string CacheStage::partition(const RequestContext& ctx) const {
-  const std::string& scope = config_->cache.scope;
-  if (scope == "global") return "global";
-  const auto& key = ctx.caller.key;
-  if (scope == "team") return key && !key->team.empty() ? "team:" + key->team : "key:" + std::string(ctx.caller.id());
-  return "key:" + std::string(ctx.caller.id());
-}
+                       Metrics& metrics, const Clock& clock, Random& random)
+    : config_(std::move(config)), cache_(cache), pricing_(pricing), metrics_(metrics), clock_(clock), random_(random) {}
 
 boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next) const {
   const CacheDirectives& directives = ctx.cache_directives;
@@ -101,12 +95,19 @@ boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next)
     reply.set_header("x-tollgate-cache", "bypass");
     co_return reply;
   }
-  std::string key = cache_key(ctx.body, ctx.model_name, partition(ctx));
+  if (ctx.cache_key.empty())
+    ctx.cache_key = cache_key(ctx.body, ctx.model_name, cache_partition(ctx.caller, config_->cache.scope));
+  const std::string& key = ctx.cache_key;
   if (directives.read) {
     if (auto found = cache_.get(key)) {
       const CachedAnswer& answer = *found.answer;
       const bool fits = ctx.stream ? !answer.chunks.empty() : !answer.body.empty();
-      if (fits) {
+      // Near its expiry a hit may refresh the entry instead (one request at a time), while the
+      // others keep being served the stored answer.
+      const auto now = clock_.now();
+      const bool refresh = fits && refresh_early(now, found.expires_at, answer.compute_time, random_.uniform()) &&
+                           cache_.claim_refresh(key, now + config_->server.request_timeout);
+      if (fits && !refresh) {
         ctx.cache_status = "hit";
         ctx.cached_cost = answer.cost;
         ctx.usage = answer.usage;
@@ -128,13 +129,14 @@ boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next)
 
   Reply reply = co_await next(ctx);
   reply.set_header("x-tollgate-cache", std::string(ctx.cache_status));
-  const bool complete = !reply.is_error() && reply.status == 200;
+  // A joined request's answer is the leader's, which the leader's own cache stage stores.
+  const bool complete = !reply.is_error() && reply.status == 200 && ctx.dedup_status != "joined";
   if (!directives.write || !complete) co_return reply;
   std::optional<std::chrono::nanoseconds> ttl;
   if (directives.ttl) ttl = *directives.ttl;
   else ttl = config_->cache.ttl;
   if (reply.is_stream()) {
-    reply.stream = std::make_unique<RecordingStream>(std::move(reply.stream), ctx, cache_, std::move(key), ttl, pricing_);
+    reply.stream = std::make_unique<RecordingStream>(std::move(reply.stream), ctx, cache_, key, ttl, pricing_);
   } else {
     CachedAnswer answer;
     answer.body = reply.body;
@@ -143,7 +145,8 @@ boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next)
     answer.provider = ctx.provider_id;
     answer.upstream_model = ctx.upstream_model;
     answer.cost = charge(ctx, pricing_).cost;
-    cache_.put(std::move(key), std::move(answer), ttl);
+    answer.compute_time = ctx.upstream_time;
+    cache_.put(key, std::move(answer), ttl);
   }
   co_return reply;
 }

@@ -8,6 +8,7 @@
 #include "core/metrics/metrics.hpp"
 #include "core/money/pricing.hpp"
 #include "core/pipeline/middleware.hpp"
+#include "core/random.hpp"
 
 namespace tollgate::core {
 
@@ -23,21 +24,27 @@ namespace tollgate::core {
 /// original cost as saved (source cache). Otherwise x-tollgate-cache is miss (looked up, absent)
 /// or bypass (reading forbidden), and a 200 answer is stored for cache.ttl (or the request's
 /// x-tollgate-cache-ttl): a buffered one at once, a stream once it ends cleanly — a broken stream
-/// is never stored.
+/// is never stored; nor is a joined request's answer (dedup: its leader stores it).
+///
+/// Stampede protection: a hit close to its expiry may refresh the entry instead (refresh_early,
+/// weighted by how long the answer took to make), one request at a time per entry
+/// (claim_refresh, for at most server.request_timeout); that request is a miss and stores the
+/// new answer, the others are served the stored one meanwhile. An entry that does expire under
+/// load is fetched once: the misses join one flight in the dedup stage.
 class CacheStage final : public Middleware {
  public:
   CacheStage(std::shared_ptr<const config::Config> config, ResponseCache& cache, const Pricing& pricing,
-             Metrics& metrics);
+             Metrics& metrics, const Clock& clock, Random& random);
   std::string_view name() const noexcept override { return "cache"; }
   boost::asio::awaitable<Reply> handle(RequestContext& ctx, Next next) const override;
 
  private:
-  std::string partition(const RequestContext& ctx) const;
-
   std::shared_ptr<const config::Config> config_;
   ResponseCache& cache_;
   const Pricing& pricing_;
   Metrics& metrics_;
+  const Clock& clock_;
+  Random& random_;
 };
 
 }  // namespace tollgate::core

@@ -38,8 +38,9 @@ struct AttemptRecord {
 };
 
 /// Per-request state. Owned by the handler (shared with the reply stream, so it outlives the
-/// pipeline call for streams); touched only on the connection's strand. No stream-sized data.
-struct RequestContext {
+/// pipeline call for streams, and with a stream's upstream reader when dedup hands it off); touched
+/// only on the connection's strand. No stream-sized data.
+struct RequestContext : std::enable_shared_from_this<RequestContext> {
   // Set by the handler before the pipeline runs.
   std::string request_id;
   std::string_view route = "/v1/chat/completions";  // the endpoint path (a static string), for the ledger
@@ -62,9 +63,11 @@ struct RequestContext {
   std::string requested_model;  // the model asked for, when a soft budget served another; else empty
   std::int64_t prompt_estimate = -1;  // tollgate's prompt token estimate, once computed
 
-  // Set by the cache stage.
-  std::string_view cache_status;  // hit|miss|bypass; empty when the cache did not run
-  std::optional<Nanos> cached_cost;  // a hit: what the stored answer cost when it was made
+  // Set by the cache and dedup stages.
+  std::string cache_key;             // the request's exact-cache key, once computed (cache_key.hpp)
+  std::string_view cache_status;     // hit|miss|bypass; empty when the cache did not run
+  std::string_view dedup_status;     // leader|joined; empty when dedup did not run
+  std::optional<Nanos> cached_cost;  // a hit or a joined request: what the upstream call cost
 
   // Set by the router.
   const config::ModelConfig* model = nullptr;  // the configured model asked for; null when unknown

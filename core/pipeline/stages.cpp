@@ -4,6 +4,7 @@
 #include "core/pipeline/accounting.hpp"
 #include "core/pipeline/budget.hpp"
 #include "core/pipeline/cache_stage.hpp"
+#include "core/pipeline/dedup_stage.hpp"
 #include "core/pipeline/failover_executor.hpp"
 #include "core/pipeline/model_access.hpp"
 #include "core/pipeline/rate_limit.hpp"
@@ -17,7 +18,10 @@ Pipeline build_chat_pipeline(const StageDeps& deps) {
   stages.push_back(std::make_unique<RateLimit>(deps.counters, deps.clock, deps.metrics));
   stages.push_back(std::make_unique<BudgetGate>(deps.config, deps.pricing, deps.budgets, deps.clock));
   if (deps.cache != nullptr)
-    stages.push_back(std::make_unique<CacheStage>(deps.config, *deps.cache, deps.pricing, deps.metrics));
+    stages.push_back(
+        std::make_unique<CacheStage>(deps.config, *deps.cache, deps.pricing, deps.metrics, deps.clock, deps.random));
+  if (deps.flights != nullptr)
+    stages.push_back(std::make_unique<DedupStage>(deps.config, *deps.flights, deps.pricing, deps.metrics));
   stages.push_back(std::make_unique<Router>(
       RouterDeps{deps.config, deps.providers, deps.fleet, deps.pricing, deps.clock, deps.random, deps.metrics}));
   stages.push_back(std::make_unique<FailoverExecutor>(ExecutorDeps{

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/clock.hpp"
+#include "core/cache/flights.hpp"
 #include "core/cache/response_cache.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/money/budget_book.hpp"
@@ -28,6 +29,7 @@ struct StageDeps {
   Fleet& fleet;
   Random& random;
   ResponseCache* cache = nullptr;  // null: cache.mode off
+  FlightTable* flights = nullptr;  // null: dedup off
 };
 
 /// The chat pipeline in DESIGN.md order: accounting (first, so refused requests are accounted

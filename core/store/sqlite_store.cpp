@@ -208,6 +208,7 @@ constexpr const char* kLedgerAsAudit =
     "'usage_source', NULLIF(usage_source, ''), "
     "'cost_usd', {0}, "
     "'saved_usd', {1}, "
+    "'saved_source', NULLIF(saved_source, ''), "
     "'cache', NULLIF(cache, ''), "
     "'dedup', NULLIF(dedup, ''), "
     "'routing_reason', NULLIF(routing_reason, ''), "
