@@ -1182,7 +1182,7 @@ TEST_CASE("store: a ledger row reads as a request audit entry with its detail bu
   REQUIRE_FALSE(full.is_discarded());
   CHECK(full == nlohmann::json::parse(R"({"model":"smart","served_model":"gpt-4o-mini","provider":"openai",
       "deployment":"gpt-4o-mini","prompt_tokens":1200,"completion_tokens":345,"usage_source":"provider",
-      "cost_usd":"1234.567890123","saved_usd":"12.5","cache":"miss","dedup":"leader",
+      "cost_usd":"1234.567890123","saved_usd":"12.5","saved_source":"routing","cache":"miss","dedup":"leader",
       "routing_reason":"budget downgrade \"soft\"","attempts":2,"latency_ms":12.5})"));
 
   CHECK(entries[0].actor == "master");
