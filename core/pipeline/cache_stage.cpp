@@ -4,6 +4,7 @@
 #include "core/cache/cache_key.hpp"
 #include "core/cache/early_refresh.hpp"
 #include "core/money/charge.hpp"
+#include "core/openai/stream_assembly.hpp"
 
 namespace tollgate::core {
 namespace {
@@ -79,6 +80,36 @@ class RecordingStream final : public ChunkStream {
   bool broken_ = false;
 };
 
+/// The stored answer in the form the request takes: as stored, or converted (a buffered answer
+/// split into the chunks a stream would have carried, a transcript assembled into the
+/// chat.completion a buffered request would have got). Null when it cannot be converted.
+std::shared_ptr<const CachedAnswer> in_form(std::shared_ptr<const CachedAnswer> answer, bool stream) {
+  if (stream ? !answer->chunks.empty() : !answer->body.empty()) return answer;
+  auto converted = std::make_shared<CachedAnswer>();
+  converted->usage = answer->usage;
+  converted->model = answer->model;
+  converted->provider = answer->provider;
+  converted->upstream_model = answer->upstream_model;
+  converted->cost = answer->cost;
+  converted->compute_time = answer->compute_time;
+  if (stream) {
+    auto chunks = split_completion(answer->body);
+    if (!chunks) return nullptr;
+    for (auto& chunk : *chunks) {
+      if (chunk.usage_only) {
+        converted->usage_chunk = converted->chunks.size();
+        converted->usage_only = true;
+      }
+      converted->chunks.push_back(std::move(chunk.data));
+    }
+  } else {
+    auto body = assemble_completion(answer->chunks);
+    if (!body) return nullptr;
+    converted->body = std::move(*body);
+  }
+  return converted;
+}
+
 }  // namespace
 
 CacheStage::CacheStage(std::shared_ptr<const config::Config> config, ResponseCache& cache, const Pricing& pricing,
@@ -100,21 +131,20 @@ boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next)
   const std::string& key = ctx.cache_key;
   if (directives.read) {
     if (auto found = cache_.get(key)) {
-      const CachedAnswer& answer = *found.answer;
-      const bool fits = ctx.stream ? !answer.chunks.empty() : !answer.body.empty();
       // Near its expiry a hit may refresh the entry instead (one request at a time), while the
       // others keep being served the stored answer.
       const auto now = clock_.now();
-      const bool refresh = fits && refresh_early(now, found.expires_at, answer.compute_time, random_.uniform()) &&
+      const bool refresh = refresh_early(now, found.expires_at, found.answer->compute_time, random_.uniform()) &&
                            cache_.claim_refresh(key, now + config_->server.request_timeout);
-      if (fits && !refresh) {
+      if (auto served = refresh ? nullptr : in_form(found.answer, ctx.stream)) {
+        const CachedAnswer& answer = *served;
         ctx.cache_status = "hit";
         ctx.cached_cost = answer.cost;
         ctx.usage = answer.usage;
         ctx.provider_id = answer.provider;
         ctx.upstream_model = answer.upstream_model;
         metrics_.cache_request("hit");
-        Reply reply = ctx.stream ? Reply::chunks(std::make_unique<ReplayStream>(found.answer))
+        Reply reply = ctx.stream ? Reply::chunks(std::make_unique<ReplayStream>(std::move(served)))
                                  : Reply::json(200, answer.body);
         reply.set_header("x-tollgate-cache", "hit");
         reply.set_header("x-tollgate-provider", answer.provider);

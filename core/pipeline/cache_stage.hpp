@@ -18,8 +18,9 @@ namespace tollgate::core {
 /// storing.
 ///
 /// A hit answers without calling `next`: a buffered answer for a buffered request, the recorded
-/// chunk transcript replayed for a stream request (a stored answer of the other kind is a miss;
-/// see README). The reply carries x-tollgate-cache: hit and the original provider/model headers;
+/// chunk transcript replayed for a stream request; a stored answer of the other kind is converted
+/// (stream_assembly.hpp: a buffered answer split into chunks, a transcript assembled into a
+/// chat.completion). The reply carries x-tollgate-cache: hit and the original provider/model headers;
 /// ctx.cache_status = "hit" and ctx.cached_cost make the accounting stage charge it at 0 with the
 /// original cost as saved (source cache). Otherwise x-tollgate-cache is miss (looked up, absent)
 /// or bypass (reading forbidden), and a 200 answer is stored for cache.ttl (or the request's

@@ -126,9 +126,52 @@ test('a repeated stream is replayed as a valid stream without an upstream call',
   assert.equal(usage.tollgate.cost_usd, '0');
   assert.equal(usage.tollgate.usage_source, 'cache');
   assert.equal(await calls('c3'), 1);
-  // A buffered request for the same prompt is not served from the stream transcript.
+  // A buffered request for the same prompt gets the transcript assembled into a chat.completion.
   const buffered = await request('POST', `${gw.url}/v1/chat/completions`, body(prompt), bearer(key));
-  assert.equal(buffered.headers.get('x-tollgate-cache'), 'miss');
+  assert.equal(buffered.status, 200, buffered.text);
+  assert.equal(buffered.headers.get('x-tollgate-cache'), 'hit');
+  assert.equal(buffered.json.object, 'chat.completion');
+  assert.equal(buffered.json.id, a.chunks[0].json.id);
+  assert.equal(buffered.json.choices[0].message.role, 'assistant');
+  assert.equal(buffered.json.choices[0].message.content, joined_content(a.chunks));
+  assert.equal(buffered.json.choices[0].finish_reason, 'stop');
+  assert.deepEqual(buffered.json.usage, a.chunks.at(-1).json.usage);
+  assert.equal(await calls('c3'), 1);
+  await gw.stop();
+});
+
+test('a buffered answer serves a later stream request, split into chunks', async () => {
+  const gw = await start_gateway('c3b');
+  const key = await new_key(gw, 'c3b');
+  const prompt = unique_prompt('split me');
+  const first = await request('POST', `${gw.url}/v1/chat/completions`, body(prompt), bearer(key));
+  assert.equal(first.status, 200, first.text);
+  for (const include_usage of [true, false]) {
+    const extra = { stream: true, ...(include_usage ? { stream_options: { include_usage } } : {}) };
+    const { res } = await post_stream(`${gw.url}/v1/chat/completions`, body(prompt, extra), bearer(key));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-tollgate-cache'), 'hit');
+    const sse = await read_sse(res);
+    assert.ok(sse.done, 'the split stream ends with [DONE]');
+    assert.equal(joined_content(sse.chunks), first.json.choices[0].message.content);
+    for (const chunk of sse.chunks) {
+      assert.equal(chunk.json.object, 'chat.completion.chunk');
+      assert.equal(chunk.json.id, first.json.id);
+    }
+    assert.equal(sse.chunks[0].json.choices[0].delta.role, 'assistant');
+    const finish = sse.chunks.find((c) => c.json.choices[0]?.finish_reason);
+    assert.equal(finish.json.choices[0].finish_reason, 'stop');
+    const usage_chunks = sse.chunks.filter((c) => c.json.usage);
+    if (include_usage) {
+      assert.equal(usage_chunks.length, 1);
+      assert.deepEqual(usage_chunks[0].json.choices, []);
+      assert.equal(usage_chunks[0].json.usage.total_tokens, first.json.usage.total_tokens);
+      assert.equal(usage_chunks[0].json.tollgate.cache, 'hit');
+    } else {
+      assert.equal(usage_chunks.length, 0, 'no usage chunk unless asked');
+    }
+  }
+  assert.equal(await calls('c3b'), 1);
   await gw.stop();
 });
 
