@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(cmake g++ make pkg-config ca-certificates curl
           libboost1.81-all-dev nlohmann-json3-dev libssl-dev libspdlog-dev prometheus-cpp-dev
           catch2 libsqlite3-dev libyaml-cpp-dev libcli11-dev libhiredis-dev libhowardhinnant-date-dev
-          zlib1g-dev)
+          zlib1g-dev libhnswlib-dev)
 if [ "${1:-}" = "--test" ]; then
   packages+=(prometheus nginx-light wrk redis-server nodejs npm)
 fi

@@ -20,6 +20,7 @@
 #include "adapters/http/upstream_client.hpp"
 #include "adapters/registry.hpp"
 #include "adapters/webhook/webhook_notifier.hpp"
+#include "core/cache/local_embedder.hpp"
 #include "core/identity/authenticator.hpp"
 #include "core/identity/upstream_keys.hpp"
 #include "core/identity/virtual_keys.hpp"
@@ -204,8 +205,12 @@ int App::run() {
   }
   std::unique_ptr<core::FlightTable> flights;
   if (cfg.dedup.enabled) flights = std::make_unique<core::FlightTable>(clock, cfg.dedup.recent_window);
-  const core::Pipeline chat_pipeline = core::build_chat_pipeline(core::StageDeps{
-      config_, find_provider, clock, metrics, *counters, pricing, budgets, fleet, random, cache.get(), flights.get()});
+  std::unique_ptr<core::Embedder> embedder;
+  if (cfg.cache.mode == "semantic" || (cfg.dedup.enabled && cfg.dedup.semantic.enabled))
+    embedder = std::make_unique<core::LocalEmbedder>();
+  const core::Pipeline chat_pipeline = core::build_chat_pipeline(core::StageDeps{config_, find_provider, clock, metrics,
+                                                                                *counters, pricing, budgets, fleet, random,
+                                                                                cache.get(), flights.get(), embedder.get()});
   // Expired cache entries and dedup flights would otherwise wait for a lookup of their key.
   Sweeper sweeper(io.get_executor(), kSweepInterval, [&cache, &flights] {
     if (cache) cache->purge_expired();

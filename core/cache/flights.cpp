@@ -40,6 +40,16 @@ FlightTable::Ticket FlightTable::join(const std::string& key) {
   return Ticket{entry.flight, true};
 }
 
+std::optional<FlightTable::Ticket> FlightTable::join_existing(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = flights_.find(key);
+  if (it == flights_.end()) return std::nullopt;
+  Entry& entry = it->second;
+  if (entry.expires_at && clock_.now() >= *entry.expires_at) return std::nullopt;
+  entry.flight->joined_.fetch_add(1, std::memory_order_relaxed);
+  return Ticket{entry.flight, false};
+}
+
 void FlightTable::land(const std::string& key, const std::shared_ptr<Flight>& flight, bool succeeded) {
   std::shared_ptr<Flight> landed;
   std::lock_guard lock(mutex_);

@@ -91,6 +91,10 @@ class FlightTable {
   /// one with the caller as its leader. A leader must call land() exactly once.
   Ticket join(const std::string& key);
 
+  /// Joins the flight for `key` when there is one (in flight, or landed within the recent
+  /// window); never starts one.
+  std::optional<Ticket> join_existing(const std::string& key);
+
   /// The leader's flight is over: forgotten, or kept for the recent window when `succeeded`. A
   /// flight that no longer owns `key` (never the case for a leader that lands once) is ignored.
   void land(const std::string& key, const std::shared_ptr<Flight>& flight, bool succeeded);

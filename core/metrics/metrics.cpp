@@ -60,17 +60,22 @@ Metrics::Metrics()
   auto& rate_limited = BuildCounter().Name("tollgate_rate_limited_total").Help("Requests refused by a virtual key's rate limit, by scope (rpm, tpm).").Register(*registry_);
   rate_limited_rpm_ = &rate_limited.Add({{"scope", "rpm"}});
   rate_limited_tpm_ = &rate_limited.Add({{"scope", "tpm"}});
-  auto& cache = BuildCounter().Name("tollgate_cache_requests_total").Help("Requests the response cache looked at, by result (hit, miss, bypass).").Register(*registry_);
+  auto& cache = BuildCounter().Name("tollgate_cache_requests_total").Help("Requests the response cache looked at, by result (hit, semantic-hit, miss, bypass).").Register(*registry_);
   cache_hit_ = &cache.Add({{"result", "hit"}});
   cache_miss_ = &cache.Add({{"result", "miss"}});
   cache_bypass_ = &cache.Add({{"result", "bypass"}});
+  cache_semantic_hit_ = &cache.Add({{"result", "semantic-hit"}});
   cache_entries_ = &BuildGauge().Name("tollgate_cache_entries").Help("Answers held by the response cache.").Register(*registry_).Add({});
   dedup_joined_ = &BuildCounter().Name("tollgate_dedup_joined_total").Help("Requests that joined an identical request in flight (or within dedup.recent_window) instead of calling upstream.").Register(*registry_).Add({});
   cache_bytes_ = &BuildGauge().Name("tollgate_cache_bytes").Help("Bytes the response cache holds (keys, compressed payloads, per-entry overhead).").Register(*registry_).Add({});
 }
 
 void Metrics::cache_request(std::string_view result) {
-  (result == "hit" ? cache_hit_ : result == "miss" ? cache_miss_ : cache_bypass_)->Increment();
+  (result == "hit"            ? cache_hit_
+   : result == "semantic-hit" ? cache_semantic_hit_
+   : result == "miss"         ? cache_miss_
+                              : cache_bypass_)
+      ->Increment();
 }
 
 void Metrics::cache_size(std::uint64_t entries, std::uint64_t bytes) {

@@ -68,7 +68,7 @@ class Metrics {
   /// (a strategy name, or "objective" when the request asked for an objective or a priority).
   void routing_decision(std::string_view strategy, std::string_view deployment);
 
-  /// A request the response cache looked at: hit, miss or bypass.
+  /// A request the response cache looked at: hit, semantic-hit, miss or bypass.
   void cache_request(std::string_view result);
   /// A request that joined an identical one in flight instead of calling upstream.
   void dedup_joined() { dedup_joined_->Increment(); }
@@ -129,6 +129,7 @@ class Metrics {
   prometheus::Counter* cache_hit_;
   prometheus::Counter* cache_miss_;
   prometheus::Counter* cache_bypass_;
+  prometheus::Counter* cache_semantic_hit_;
   prometheus::Gauge* cache_entries_;
   prometheus::Gauge* cache_bytes_;
   prometheus::Counter* dedup_joined_;

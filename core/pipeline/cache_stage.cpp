@@ -1,10 +1,13 @@
 // Cache stage: lookup, replay of a stored answer or transcript, and recording of complete answers.
 #include "core/pipeline/cache_stage.hpp"
 
+#include <algorithm>
+
 #include "core/cache/cache_key.hpp"
 #include "core/cache/early_refresh.hpp"
 #include "core/money/charge.hpp"
 #include "core/openai/stream_assembly.hpp"
+#include "core/pipeline/semantic_probe.hpp"
 
 namespace tollgate::core {
 namespace {
@@ -36,16 +39,16 @@ class ReplayStream final : public ChunkStream {
 /// cleanly (a broken or abandoned stream is never stored).
 class RecordingStream final : public ChunkStream {
  public:
-  RecordingStream(std::unique_ptr<ChunkStream> inner, RequestContext& ctx, ResponseCache& cache, std::string key,
-                  std::optional<std::chrono::nanoseconds> ttl, const Pricing& pricing)
-      : inner_(std::move(inner)), ctx_(ctx), cache_(cache), key_(std::move(key)), ttl_(ttl), pricing_(pricing) {}
+  RecordingStream(std::unique_ptr<ChunkStream> inner, RequestContext& ctx, const CacheStage& stage,
+                  std::optional<std::chrono::nanoseconds> ttl)
+      : inner_(std::move(inner)), ctx_(ctx), stage_(stage), ttl_(ttl) {}
 
   boost::asio::awaitable<Result<std::optional<Chunk>>> next() override {
     auto result = co_await inner_->next();
     if (!result) {
       broken_ = true;
     } else if (!result->has_value()) {
-      if (!broken_) store();
+      if (!broken_) stage_.store(ctx_, std::move(answer_), ttl_);
     } else {
       const Chunk& chunk = **result;
       if (chunk.usage) {
@@ -61,21 +64,10 @@ class RecordingStream final : public ChunkStream {
   bool ready() const noexcept override { return inner_->ready(); }
 
  private:
-  void store() {
-    answer_.model = ctx_.model_name;
-    answer_.provider = ctx_.provider_id;
-    answer_.upstream_model = ctx_.upstream_model;
-    answer_.cost = charge(ctx_, pricing_).cost;
-    answer_.compute_time = ctx_.upstream_time;
-    cache_.put(std::move(key_), std::move(answer_), ttl_);
-  }
-
   std::unique_ptr<ChunkStream> inner_;
   RequestContext& ctx_;
-  ResponseCache& cache_;
-  std::string key_;
+  const CacheStage& stage_;
   std::optional<std::chrono::nanoseconds> ttl_;
-  const Pricing& pricing_;
   CachedAnswer answer_;
   bool broken_ = false;
 };
@@ -113,8 +105,51 @@ std::shared_ptr<const CachedAnswer> in_form(std::shared_ptr<const CachedAnswer> 
 }  // namespace
 
 CacheStage::CacheStage(std::shared_ptr<const config::Config> config, ResponseCache& cache, const Pricing& pricing,
-                       Metrics& metrics, const Clock& clock, Random& random)
-    : config_(std::move(config)), cache_(cache), pricing_(pricing), metrics_(metrics), clock_(clock), random_(random) {}
+                       Metrics& metrics, const Clock& clock, Random& random, Embedder* embedder)
+    : config_(std::move(config)),
+      cache_(cache),
+      pricing_(pricing),
+      metrics_(metrics),
+      clock_(clock),
+      random_(random),
+      embedder_(embedder) {
+  if (embedder_ != nullptr) {
+    // The index may take an eighth of the cache's own byte budget (a vector is 4 bytes a float).
+    SemanticIndexOptions options;
+    options.dimensions = embedder_->dimensions();
+    options.max_vectors = std::max<std::uint64_t>(1024, config_->cache.max_bytes / 8 / (4 * options.dimensions));
+    similar_ = std::make_unique<SemanticMatches>(config_->dedup.semantic.threshold, options);
+  }
+}
+
+CacheStage::~CacheStage() = default;
+
+Reply CacheStage::hit(RequestContext& ctx, std::shared_ptr<const CachedAnswer> served, std::string_view status) const {
+  const CachedAnswer& answer = *served;
+  ctx.cache_status = status;
+  ctx.cached_cost = answer.cost;
+  ctx.usage = answer.usage;
+  ctx.provider_id = answer.provider;
+  ctx.upstream_model = answer.upstream_model;
+  metrics_.cache_request(status);
+  Reply reply = ctx.stream ? Reply::chunks(std::make_unique<ReplayStream>(std::move(served))) : Reply::json(200, answer.body);
+  reply.set_header("x-tollgate-cache", std::string(status));
+  reply.set_header("x-tollgate-provider", answer.provider);
+  reply.set_header("x-tollgate-model", answer.upstream_model);
+  reply.set_header("x-tollgate-attempts", "0");
+  return reply;
+}
+
+void CacheStage::store(RequestContext& ctx, CachedAnswer answer, std::optional<std::chrono::nanoseconds> ttl) const {
+  answer.model = ctx.model_name;
+  answer.provider = ctx.provider_id;
+  answer.upstream_model = ctx.upstream_model;
+  answer.cost = charge(ctx, pricing_).cost;
+  answer.compute_time = ctx.upstream_time;
+  const auto outcome = cache_.put(ctx.cache_key, std::move(answer), ttl);
+  if (outcome == ResponseCache::PutOutcome::kStored && similar_ != nullptr && ctx.semantic)
+    similar_->add(*ctx.semantic, ctx.cache_key);
+}
 
 boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next) const {
   const CacheDirectives& directives = ctx.cache_directives;
@@ -136,21 +171,17 @@ boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next)
       const auto now = clock_.now();
       const bool refresh = refresh_early(now, found.expires_at, found.answer->compute_time, random_.uniform()) &&
                            cache_.claim_refresh(key, now + config_->server.request_timeout);
-      if (auto served = refresh ? nullptr : in_form(found.answer, ctx.stream)) {
-        const CachedAnswer& answer = *served;
-        ctx.cache_status = "hit";
-        ctx.cached_cost = answer.cost;
-        ctx.usage = answer.usage;
-        ctx.provider_id = answer.provider;
-        ctx.upstream_model = answer.upstream_model;
-        metrics_.cache_request("hit");
-        Reply reply = ctx.stream ? Reply::chunks(std::make_unique<ReplayStream>(std::move(served)))
-                                 : Reply::json(200, answer.body);
-        reply.set_header("x-tollgate-cache", "hit");
-        reply.set_header("x-tollgate-provider", answer.provider);
-        reply.set_header("x-tollgate-model", answer.upstream_model);
-        reply.set_header("x-tollgate-attempts", "0");
-        co_return reply;
+      if (auto served = refresh ? nullptr : in_form(found.answer, ctx.stream))
+        co_return hit(ctx, std::move(served), "hit");
+    } else if (similar_ != nullptr) {
+      // No exact entry: the entry of a request that means the same, when there is one.
+      if (const SemanticProbe* probe = co_await semantic_probe(ctx, *embedder_)) {
+        if (auto similar = similar_->nearest(*probe)) {
+          auto stored = cache_.get(*similar);
+          if (!stored) similar_->remove(*similar);  // evicted or expired since
+          else if (auto served = in_form(stored.answer, ctx.stream))
+            co_return hit(ctx, std::move(served), "semantic-hit");
+        }
       }
     }
   }
@@ -165,18 +196,15 @@ boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next)
   std::optional<std::chrono::nanoseconds> ttl;
   if (directives.ttl) ttl = *directives.ttl;
   else ttl = config_->cache.ttl;
+  // The entry is indexed by meaning too (a refresh did not look it up, so its probe may be new).
+  if (similar_ != nullptr) co_await semantic_probe(ctx, *embedder_);
   if (reply.is_stream()) {
-    reply.stream = std::make_unique<RecordingStream>(std::move(reply.stream), ctx, cache_, key, ttl, pricing_);
+    reply.stream = std::make_unique<RecordingStream>(std::move(reply.stream), ctx, *this, ttl);
   } else {
     CachedAnswer answer;
     answer.body = reply.body;
     answer.usage = ctx.usage;
-    answer.model = ctx.model_name;
-    answer.provider = ctx.provider_id;
-    answer.upstream_model = ctx.upstream_model;
-    answer.cost = charge(ctx, pricing_).cost;
-    answer.compute_time = ctx.upstream_time;
-    cache_.put(key, std::move(answer), ttl);
+    store(ctx, std::move(answer), ttl);
   }
   co_return reply;
 }

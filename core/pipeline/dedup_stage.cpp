@@ -7,6 +7,7 @@
 
 #include "core/cache/cache_key.hpp"
 #include "core/money/charge.hpp"
+#include "core/pipeline/semantic_probe.hpp"
 
 namespace tollgate::core {
 namespace {
@@ -20,8 +21,13 @@ GatewayError leader_gone() {
 /// usage into it) is read.
 struct Pump {
   Pump(std::shared_ptr<RequestContext> leader, std::shared_ptr<Flight> shared, FlightTable& table, std::string flight_key,
-       const Pricing& prices)
-      : ctx(std::move(leader)), flight(std::move(shared)), flights(table), key(std::move(flight_key)), pricing(prices) {
+       const Pricing& prices, SemanticMatches* similar_flights)
+      : ctx(std::move(leader)),
+        flight(std::move(shared)),
+        flights(table),
+        key(std::move(flight_key)),
+        pricing(prices),
+        similar(similar_flights) {
     flights.pump_started();
   }
   Pump(const Pump&) = delete;
@@ -37,6 +43,7 @@ struct Pump {
   void land(bool succeeded) {
     landed = true;
     flight->broadcast().fail(leader_gone());
+    if (similar != nullptr) similar->remove(key);
     flights.land(key, flight, succeeded);
     if (!held.empty()) {
       ctx->settlers = std::move(held);
@@ -59,6 +66,7 @@ struct Pump {
   FlightTable& flights;
   std::string key;
   const Pricing& pricing;
+  SemanticMatches* similar;  // the flights by meaning, when semantic dedup is on
   bool landed = false;
   std::vector<std::function<void(RequestContext&)>> held;
 };
@@ -159,8 +167,17 @@ FlightHead head_of(const Reply& reply, const RequestContext& ctx) {
 }  // namespace
 
 DedupStage::DedupStage(std::shared_ptr<const config::Config> config, FlightTable& flights, const Pricing& pricing,
-                       Metrics& metrics)
-    : config_(std::move(config)), flights_(flights), pricing_(pricing), metrics_(metrics) {}
+                       Metrics& metrics, Embedder* embedder)
+    : config_(std::move(config)), flights_(flights), pricing_(pricing), metrics_(metrics), embedder_(embedder) {
+  if (embedder_ != nullptr) {
+    SemanticIndexOptions options;
+    options.dimensions = embedder_->dimensions();
+    options.max_vectors = kMaxSimilarFlights;
+    similar_ = std::make_unique<SemanticMatches>(config_->dedup.semantic.threshold, options);
+  }
+}
+
+DedupStage::~DedupStage() = default;
 
 boost::asio::awaitable<Reply> DedupStage::handle(RequestContext& ctx, Next next) const {
   const CacheDirectives& directives = ctx.cache_directives;
@@ -169,11 +186,27 @@ boost::asio::awaitable<Reply> DedupStage::handle(RequestContext& ctx, Next next)
   if (ctx.stream && ctx.weak_from_this().expired()) co_return co_await next(ctx);
   if (ctx.cache_key.empty())
     ctx.cache_key = cache_key(ctx.body, ctx.model_name, cache_partition(ctx.caller, config_->cache.scope));
-  std::string key = ctx.cache_key + (ctx.stream ? ":stream" : ":json");
+  const std::string_view mode = ctx.stream ? ":stream" : ":json";
+  std::string key = ctx.cache_key + std::string(mode);
+  std::string similar_partition;  // the probe's partition and mode, when semantic dedup is on
   for (bool may_retry = true;; may_retry = false) {
-    FlightTable::Ticket ticket = flights_.join(key);
-    if (ticket.leader) co_return co_await lead(ctx, next, std::move(key), std::move(ticket.flight));
-    std::optional<Reply> joined = co_await join(ctx, std::move(ticket.flight), may_retry);
+    std::optional<FlightTable::Ticket> ticket;
+    if (similar_ != nullptr) {
+      if (const SemanticProbe* probe = co_await semantic_probe(ctx, *embedder_)) {
+        similar_partition = probe->partition + std::string(mode);
+        // No identical request in flight: one that means the same, when there is one.
+        ticket = flights_.join_existing(key);
+        if (!ticket) {
+          if (auto other = similar_->nearest(similar_partition, probe->vector)) ticket = flights_.join_existing(*other);
+        }
+      }
+    }
+    if (!ticket) ticket = flights_.join(key);
+    if (ticket->leader) {
+      if (!similar_partition.empty()) similar_->add(similar_partition, key, ctx.semantic->vector);
+      co_return co_await lead(ctx, next, std::move(key), std::move(ticket->flight));
+    }
+    std::optional<Reply> joined = co_await join(ctx, std::move(ticket->flight), may_retry);
     if (joined) co_return std::move(*joined);
   }
 }
@@ -184,14 +217,16 @@ boost::asio::awaitable<Reply> DedupStage::lead(RequestContext& ctx, Next next, s
   // or a stage threw), so that no joiner waits forever.
   struct Abandon {
     FlightTable& flights;
+    SemanticMatches* similar;
     const std::string& key;
     std::shared_ptr<Flight> flight;
     ~Abandon() {
       if (!flight) return;
       flight->broadcast().fail(leader_gone());
+      if (similar != nullptr) similar->remove(key);
       flights.land(key, flight, false);
     }
-  } abandon{flights_, key, flight};
+  } abandon{flights_, similar_.get(), key, flight};
 
   ctx.dedup_status = "leader";
   Reply reply = co_await next(ctx);
@@ -202,12 +237,13 @@ boost::asio::awaitable<Reply> DedupStage::lead(RequestContext& ctx, Next next, s
     if (succeeded) flight->set_cost(charge(ctx, pricing_).cost);
     flight->set_head(std::move(head));
     flight->broadcast().finish();
+    if (similar_ != nullptr) similar_->remove(key);
     flights_.land(key, flight, succeeded);
     abandon.flight.reset();
     co_return reply;
   }
   flight->set_head(std::move(head));
-  auto pump = std::make_shared<Pump>(ctx.shared_from_this(), flight, flights_, key, pricing_);
+  auto pump = std::make_shared<Pump>(ctx.shared_from_this(), flight, flights_, key, pricing_, similar_.get());
   auto reader = flight->broadcast().reader();  // before the task can look for readers
   boost::asio::co_spawn(co_await boost::asio::this_coro::executor, pump_upstream(pump, std::move(reply.stream)),
                         boost::asio::detached);

@@ -7,6 +7,7 @@
 #include "core/metrics/metrics.hpp"
 #include "core/money/pricing.hpp"
 #include "core/pipeline/middleware.hpp"
+#include "core/pipeline/semantic_probe.hpp"
 
 namespace tollgate::core {
 
@@ -27,11 +28,17 @@ namespace tollgate::core {
 ///   and the first of them leads the new flight. A stream that breaks mid-way breaks for all.
 /// - A joined request costs 0 and saves what the leader's call cost (ctx.cached_cost, savings
 ///   source dedup); ctx.dedup_status says leader or joined.
+/// - Semantic dedup (an embedder given): with no identical request in flight, the request joins
+///   one in flight that means the same (semantic_probe.hpp, dedup.semantic.threshold; same
+///   tenant, model, stream mode, conversation before the last user message, parameters, numbers
+///   and negations). Only flights in progress are matched by meaning, not the recent window.
 /// - `x-tollgate-cache: skip` bypasses dedup as it bypasses the cache: the request calls upstream.
 class DedupStage final : public Middleware {
  public:
+  /// `embedder` turns semantic dedup on (dedup.semantic.enabled); null: identical requests only.
   DedupStage(std::shared_ptr<const config::Config> config, FlightTable& flights, const Pricing& pricing,
-             Metrics& metrics);
+             Metrics& metrics, Embedder* embedder = nullptr);
+  ~DedupStage() override;
   std::string_view name() const noexcept override { return "dedup"; }
   boost::asio::awaitable<Reply> handle(RequestContext& ctx, Next next) const override;
 
@@ -47,6 +54,11 @@ class DedupStage final : public Middleware {
   FlightTable& flights_;
   const Pricing& pricing_;
   Metrics& metrics_;
+  Embedder* embedder_;
+  std::unique_ptr<SemanticMatches> similar_;  // flights in progress by meaning; null unless semantic
 };
+
+/// At most this many flights in progress are indexed by meaning (the oldest make room).
+inline constexpr std::size_t kMaxSimilarFlights = 10'000;
 
 }  // namespace tollgate::core

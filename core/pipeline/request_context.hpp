@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "core/cache/cache_directives.hpp"
+#include "core/cache/semantic_index.hpp"
 #include "core/clock.hpp"
 #include "core/identity/caller.hpp"
 #include "core/money/attribution.hpp"
@@ -68,6 +69,8 @@ struct RequestContext : std::enable_shared_from_this<RequestContext> {
   std::string_view cache_status;     // hit|miss|bypass; empty when the cache did not run
   std::string_view dedup_status;     // leader|joined; empty when dedup did not run
   std::optional<Nanos> cached_cost;  // a hit or a joined request: what the upstream call cost
+  bool semantic_probed = false;      // semantic_probe() ran: `semantic` is its answer
+  std::optional<SemanticProbe> semantic;
 
   // Set by the router.
   const config::ModelConfig* model = nullptr;  // the configured model asked for; null when unknown

@@ -18,10 +18,12 @@ Pipeline build_chat_pipeline(const StageDeps& deps) {
   stages.push_back(std::make_unique<RateLimit>(deps.counters, deps.clock, deps.metrics));
   stages.push_back(std::make_unique<BudgetGate>(deps.config, deps.pricing, deps.budgets, deps.clock));
   if (deps.cache != nullptr)
-    stages.push_back(
-        std::make_unique<CacheStage>(deps.config, *deps.cache, deps.pricing, deps.metrics, deps.clock, deps.random));
+    stages.push_back(std::make_unique<CacheStage>(deps.config, *deps.cache, deps.pricing, deps.metrics, deps.clock,
+                                                  deps.random,
+                                                  deps.config->cache.mode == "semantic" ? deps.embedder : nullptr));
   if (deps.flights != nullptr)
-    stages.push_back(std::make_unique<DedupStage>(deps.config, *deps.flights, deps.pricing, deps.metrics));
+    stages.push_back(std::make_unique<DedupStage>(deps.config, *deps.flights, deps.pricing, deps.metrics,
+                                                  deps.config->dedup.semantic.enabled ? deps.embedder : nullptr));
   stages.push_back(std::make_unique<Router>(
       RouterDeps{deps.config, deps.providers, deps.fleet, deps.pricing, deps.clock, deps.random, deps.metrics}));
   stages.push_back(std::make_unique<FailoverExecutor>(ExecutorDeps{

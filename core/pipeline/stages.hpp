@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/clock.hpp"
+#include "core/cache/embedder.hpp"
 #include "core/cache/flights.hpp"
 #include "core/cache/response_cache.hpp"
 #include "core/metrics/metrics.hpp"
@@ -30,6 +31,7 @@ struct StageDeps {
   Random& random;
   ResponseCache* cache = nullptr;  // null: cache.mode off
   FlightTable* flights = nullptr;  // null: dedup off
+  Embedder* embedder = nullptr;    // null: no semantic matching (cache.mode semantic, dedup.semantic)
 };
 
 /// The chat pipeline in DESIGN.md order: accounting (first, so refused requests are accounted

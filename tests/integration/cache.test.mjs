@@ -231,3 +231,34 @@ test('GET /api/v1/cache/stats counts entries per model; DELETE /api/v1/cache pur
   assert.equal(openai_error(missing.json).param, 'cache.mode');
   await off.stop();
 });
+
+test('semantic cache: a paraphrase is a semantic-hit; an unrelated prompt, a changed number or another tenant is not', async () => {
+  const gw = await start_gateway('c-sem', { mode: 'semantic' });
+  const [key, other_key] = [await new_key(gw, 'sem-a'), await new_key(gw, 'sem-b')];
+  const ask = (prompt, k = key, extra = {}) =>
+    request('POST', `${gw.url}/v1/chat/completions`, body(prompt, extra), bearer(k));
+  const first = await ask('What is the capital city of France?');
+  assert.equal(first.headers.get('x-tollgate-cache'), 'miss');
+  for (const paraphrase of ['what is the capital city of france', 'What is the  capital city of France ??',
+    "what's the capital city of France?"]) {
+    const r = await ask(paraphrase);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-tollgate-cache'), 'semantic-hit', paraphrase);
+    assert.equal(r.headers.get('x-tollgate-cost-usd'), '0');
+    assert.equal(r.json.choices[0].message.content, first.json.choices[0].message.content);
+  }
+  assert.equal(await calls('c-sem'), 1);
+  // Unrelated, a changed number, another tenant, other parameters: misses, each calls upstream.
+  assert.equal((await ask('Write a haiku about autumn leaves falling.')).headers.get('x-tollgate-cache'), 'miss');
+  const two = await ask('Give me 3 tips for learning the piano.');
+  assert.equal(two.headers.get('x-tollgate-cache'), 'miss');
+  assert.equal((await ask('Give me 5 tips for learning the piano.')).headers.get('x-tollgate-cache'), 'miss');
+  assert.equal((await ask('Give me three tips for learning the piano!')).headers.get('x-tollgate-cache'), 'semantic-hit');
+  assert.equal((await ask('What is the capital city of France?', other_key)).headers.get('x-tollgate-cache'), 'miss');
+  assert.equal((await ask('what is the capital city of france', key, { temperature: 0.2 }))
+    .headers.get('x-tollgate-cache'), 'miss');
+  assert.equal(await calls('c-sem'), 6);
+  const metrics = parse_metrics((await get(`${gw.url}/metrics`)).text);
+  assert.equal(metric_sum(metrics, 'tollgate_cache_requests_total', { result: 'semantic-hit' }), 4);
+  await gw.stop();
+});

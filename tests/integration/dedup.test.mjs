@@ -270,3 +270,17 @@ test('a leader whose client leaves mid-stream: the joiner still gets everything,
   assert.ok(Number(row.detail.cost_usd) > 0);
   assert.equal(row.detail.completion_tokens, sse.chunks.at(-1).json.usage.completion_tokens);
 });
+
+test('semantic dedup: a paraphrase joins the request in flight; an unrelated prompt does not', async () => {
+  const gw = await start_gateway('d9', 'latency=500ms', { dedup: { semantic: { enabled: true, threshold: 0.95 } } });
+  const first = chat(gw, body('How do I reverse a list in Python?'));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const [a, b, c] = await Promise.all([first, chat(gw, body('how do i reverse a list in python')),
+    chat(gw, body('How do I sort a dictionary by value in Go?'))]);
+  for (const r of [a, b, c]) assert.equal(r.status, 200, r.text);
+  assert.equal(a.headers.get('x-tollgate-dedup'), 'leader');
+  assert.equal(b.headers.get('x-tollgate-dedup'), 'joined');
+  assert.equal(b.text, a.text);
+  assert.equal(c.headers.get('x-tollgate-dedup'), 'leader');
+  assert.equal(await gw.calls(), 2);
+});
