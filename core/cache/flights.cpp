@@ -50,17 +50,19 @@ std::optional<FlightTable::Ticket> FlightTable::join_existing(const std::string&
   return Ticket{entry.flight, false};
 }
 
-void FlightTable::land(const std::string& key, const std::shared_ptr<Flight>& flight, bool succeeded) {
+bool FlightTable::land(const std::string& key, const std::shared_ptr<Flight>& flight, bool succeeded) {
   std::shared_ptr<Flight> landed;
   std::lock_guard lock(mutex_);
   auto it = flights_.find(key);
-  if (it == flights_.end() || it->second.flight != flight || it->second.expires_at) return;
+  if (it == flights_.end() || it->second.flight != flight) return false;
+  if (it->second.expires_at) return true;
   if (succeeded && window_.count() > 0) {
     it->second.expires_at = clock_.now() + window_;
-    return;
+    return true;
   }
   landed = std::move(it->second.flight);
   flights_.erase(it);
+  return false;
 }
 
 std::size_t FlightTable::purge_expired() {

@@ -95,9 +95,11 @@ class FlightTable {
   /// window); never starts one.
   std::optional<Ticket> join_existing(const std::string& key);
 
-  /// The leader's flight is over: forgotten, or kept for the recent window when `succeeded`. A
-  /// flight that no longer owns `key` (never the case for a leader that lands once) is ignored.
-  void land(const std::string& key, const std::shared_ptr<Flight>& flight, bool succeeded);
+  /// The leader's flight is over: forgotten, or kept for the recent window when `succeeded`;
+  /// returns whether it is kept. A flight that no longer owns `key` (never the case for a leader
+  /// that lands once) is ignored. Once it has returned false nobody can join the flight any more,
+  /// so Flight::joined() is final.
+  bool land(const std::string& key, const std::shared_ptr<Flight>& flight, bool succeeded);
 
   /// Drops the landed flights whose window has passed; returns how many. O(flights).
   std::size_t purge_expired();

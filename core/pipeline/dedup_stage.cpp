@@ -230,19 +230,23 @@ boost::asio::awaitable<Reply> DedupStage::lead(RequestContext& ctx, Next next, s
 
   ctx.dedup_status = "leader";
   Reply reply = co_await next(ctx);
-  FlightHead head = head_of(reply, ctx);
-  reply.set_header("x-tollgate-dedup", "leader");
   if (!reply.is_stream()) {
     const bool succeeded = !reply.is_error() && reply.status == 200;
-    if (succeeded) flight->set_cost(charge(ctx, pricing_).cost);
-    flight->set_head(std::move(head));
-    flight->broadcast().finish();
     if (similar_ != nullptr) similar_->remove(key);
-    flights_.land(key, flight, succeeded);
+    // Landed first: from then on nobody can join, so when nobody did and the flight is not kept
+    // for the recent window, the answer need not be copied (the common case).
+    const bool kept = flights_.land(key, flight, succeeded);
+    if (kept || flight->joined() > 0) {
+      if (succeeded) flight->set_cost(charge(ctx, pricing_).cost);
+      flight->set_head(head_of(reply, ctx));
+    }
+    flight->broadcast().finish();
     abandon.flight.reset();
+    reply.set_header("x-tollgate-dedup", "leader");
     co_return reply;
   }
-  flight->set_head(std::move(head));
+  flight->set_head(head_of(reply, ctx));
+  reply.set_header("x-tollgate-dedup", "leader");
   auto pump = std::make_shared<Pump>(ctx.shared_from_this(), flight, flights_, key, pricing_, similar_.get());
   auto reader = flight->broadcast().reader();  // before the task can look for readers
   boost::asio::co_spawn(co_await boost::asio::this_coro::executor, pump_upstream(pump, std::move(reply.stream)),

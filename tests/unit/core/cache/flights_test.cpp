@@ -29,7 +29,7 @@ TEST_CASE("a landed flight is forgotten at once without a recent window", "[flig
   ManualClock clock;
   FlightTable table(clock, 0s);
   auto first = table.join("k");
-  table.land("k", first.flight, true);
+  CHECK_FALSE(table.land("k", first.flight, true));
   CHECK(table.size() == 0);
   auto next = table.join("k");
   CHECK(next.leader);
@@ -40,7 +40,7 @@ TEST_CASE("with a recent window a successful flight stays joinable until the win
   ManualClock clock;
   FlightTable table(clock, 2s);
   auto first = table.join("k");
-  table.land("k", first.flight, true);
+  CHECK(table.land("k", first.flight, true));
   clock.advance(1999ms);
   auto late = table.join("k");
   CHECK_FALSE(late.leader);
@@ -55,7 +55,7 @@ TEST_CASE("a failed flight is never kept for the recent window", "[flights]") {
   ManualClock clock;
   FlightTable table(clock, 10s);
   auto first = table.join("k");
-  table.land("k", first.flight, false);
+  CHECK_FALSE(table.land("k", first.flight, false));
   CHECK(table.size() == 0);
   CHECK(table.join("k").leader);
 }
@@ -65,11 +65,11 @@ TEST_CASE("land ignores a flight that does not own the key, and a second landing
   FlightTable table(clock, 5s);
   auto first = table.join("k");
   auto stranger = std::make_shared<Flight>();
-  table.land("k", stranger, false);
+  CHECK_FALSE(table.land("k", stranger, false));
   CHECK(table.size() == 1);
-  table.land("k", first.flight, true);
+  CHECK(table.land("k", first.flight, true));
   clock.advance(1s);
-  table.land("k", first.flight, false);  // already landed: the window stands
+  CHECK(table.land("k", first.flight, false));  // already landed: the window stands
   CHECK_FALSE(table.join("k").leader);
 }
 
@@ -132,4 +132,21 @@ TEST_CASE("FlightHead::retryable: tollgate's retryable errors and 408, 429, 5xx 
   CHECK(head.retryable());
   head.failure = make_error(ErrorKind::kInvalidRequest, "bad");
   CHECK_FALSE(head.retryable());
+}
+
+TEST_CASE("join_existing joins a flight in progress or within the window, never starts one", "[flights]") {
+  ManualClock clock;
+  FlightTable table(clock, 1s);
+  CHECK_FALSE(table.join_existing("k").has_value());
+  CHECK(table.size() == 0);
+  auto leader = table.join("k");
+  auto joined = table.join_existing("k");
+  REQUIRE(joined.has_value());
+  CHECK_FALSE(joined->leader);
+  CHECK(joined->flight == leader.flight);
+  table.land("k", leader.flight, true);
+  CHECK(table.join_existing("k").has_value());
+  clock.advance(1s);
+  CHECK_FALSE(table.join_existing("k").has_value());
+  CHECK(leader.flight->joined() == 2);
 }
