@@ -93,8 +93,14 @@ class Canonical {
 
   void string(std::string_view s) {
     out_ += '"';
-    for (char c : s) {
-      switch (c) {
+    // Runs of bytes that need no escape are appended whole: a prompt is mostly such a run.
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const auto byte = static_cast<unsigned char>(s[i]);
+      if (byte >= 0x20 && byte != '"' && byte != '\\') continue;
+      out_.append(s.data() + run, i - run);
+      run = i + 1;
+      switch (byte) {
         case '"': out_ += "\\\""; break;
         case '\\': out_ += "\\\\"; break;
         case '\b': out_ += "\\b"; break;
@@ -102,20 +108,15 @@ class Canonical {
         case '\n': out_ += "\\n"; break;
         case '\r': out_ += "\\r"; break;
         case '\t': out_ += "\\t"; break;
-        default: {
-          const auto byte = static_cast<unsigned char>(c);
-          if (byte < 0x20) {
-            out_ += "\\u00";
-            out_ += kHexDigits[byte >> 4];
-            out_ += kHexDigits[byte & 0x0F];
-          } else {
-            // Bytes above 0x7F are copied unchanged: valid UTF-8 stays as is, and invalid bytes
-            // still map one-to-one instead of failing as nlohmann's strict dump() would.
-            out_ += c;
-          }
-        }
+        default:
+          out_ += "\\u00";
+          out_ += kHexDigits[byte >> 4];
+          out_ += kHexDigits[byte & 0x0F];
       }
     }
+    // Bytes above 0x7F are copied unchanged: valid UTF-8 stays as is, and invalid bytes still map
+    // one-to-one instead of failing as nlohmann's strict dump() would.
+    out_.append(s.data() + run, s.size() - run);
     out_ += '"';
   }
 
