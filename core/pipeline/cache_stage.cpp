@@ -185,7 +185,8 @@ boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next)
       }
     }
   }
-  ctx.cache_status = directives.read ? "miss" : "bypass";
+  // Not found, or not looked up (refresh, no-cache: the answer is fetched and stored): a miss.
+  ctx.cache_status = "miss";
   metrics_.cache_request(ctx.cache_status);
 
   Reply reply = co_await next(ctx);

@@ -21,12 +21,13 @@ namespace tollgate::core {
 /// A hit answers without calling `next`: a buffered answer for a buffered request, the recorded
 /// chunk transcript replayed for a stream request; a stored answer of the other kind is converted
 /// (stream_assembly.hpp: a buffered answer split into chunks, a transcript assembled into a
-/// chat.completion). The reply carries x-tollgate-cache: hit and the original provider/model headers;
-/// ctx.cache_status = "hit" and ctx.cached_cost make the accounting stage charge it at 0 with the
-/// original cost as saved (source cache). Otherwise x-tollgate-cache is miss (looked up, absent)
-/// or bypass (reading forbidden), and a 200 answer is stored for cache.ttl (or the request's
-/// x-tollgate-cache-ttl): a buffered one at once, a stream once it ends cleanly — a broken stream
-/// is never stored; nor is a joined request's answer (dedup: its leader stores it).
+/// chat.completion). The reply carries x-tollgate-cache: hit and the original provider/model
+/// headers; ctx.cache_status = "hit" and ctx.cached_cost make the accounting stage charge it at 0
+/// with the original cost as saved (source cache). Otherwise x-tollgate-cache is miss (absent, or
+/// not looked up: refresh, no-cache) or bypass (skip: neither read nor stored), and a 200 answer
+/// is stored for cache.ttl (or the request's x-tollgate-cache-ttl): a buffered one at once, a
+/// stream once it ends cleanly — a broken stream is never stored; nor is a joined request's answer
+/// (dedup: its leader stores it).
 ///
 /// Semantic cache (cache.mode semantic): on an exact miss, a stored answer of a request that
 /// means the same (semantic_probe.hpp: same conversation before the last user message, same

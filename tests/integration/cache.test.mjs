@@ -91,9 +91,10 @@ test('skip, refresh, no-cache and no-store are honoured; a bad x-tollgate-cache 
   assert.equal((await send({ 'cache-control': 'no-store' })).headers.get('x-tollgate-cache'), 'miss');
   assert.equal((await send({ 'x-tollgate-cache': 'skip' })).headers.get('x-tollgate-cache'), 'bypass');
   assert.equal(await calls('c2'), 2);  // neither stored
-  assert.equal((await send({ 'x-tollgate-cache': 'refresh' })).headers.get('x-tollgate-cache'), 'bypass');
+  // refresh and no-cache skip the read but call upstream and store: a miss (DESIGN.md).
+  assert.equal((await send({ 'x-tollgate-cache': 'refresh' })).headers.get('x-tollgate-cache'), 'miss');
   assert.equal((await send()).headers.get('x-tollgate-cache'), 'hit');  // the refresh stored it
-  assert.equal((await send({ 'cache-control': 'no-cache' })).headers.get('x-tollgate-cache'), 'bypass');
+  assert.equal((await send({ 'cache-control': 'no-cache' })).headers.get('x-tollgate-cache'), 'miss');
   assert.equal(await calls('c2'), 4);
   const bad = await send({ 'x-tollgate-cache': 'always' });
   assert.equal(bad.status, 400);
