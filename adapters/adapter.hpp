@@ -50,6 +50,10 @@ class Adapter {
   virtual core::AttemptError classify(int status, const core::Headers& headers, std::string_view body) const = 0;
   /// A fresh decoder for one streamed response.
   virtual std::unique_ptr<StreamDecoder> stream_decoder(const core::UpstreamCall& call) const = 0;
+  /// An embeddings request for one text. Default: the provider type has no embeddings (an error).
+  virtual core::Result<http::Request> encode_embedding(const core::EmbeddingCall& call, const Endpoint& endpoint) const;
+  /// A 2xx embeddings body → the first (only) embedding, as sent. Default: an error.
+  virtual core::Result<std::vector<float>> decode_embedding(std::string_view body) const;
 };
 
 }  // namespace tollgate::adapters

@@ -188,28 +188,64 @@ AttemptError HttpProvider::rejected_key(AttemptError error, const std::shared_pt
   return error;
 }
 
+AttemptError HttpProvider::no_usable_key(std::optional<core::Clock::Steady::time_point> resting_until) const {
+  if (resting_until) {
+    const auto rest = std::chrono::ceil<std::chrono::seconds>(*resting_until - clock_.now());
+    return AttemptError{.kind = FailureKind::kStatus,
+                        .status = 429,
+                        .retryable = true,
+                        .message = "every key of provider '" + config_.id + "' is resting after a 429 (for " +
+                                   std::to_string(std::max<std::int64_t>(rest.count(), 1)) + " s more)",
+                        .body = {},
+                        .retry_after = std::max(rest, std::chrono::seconds(1))};
+  }
+  return AttemptError{.kind = FailureKind::kStatus,
+                      .status = 503,
+                      .retryable = true,
+                      .message = "every key of provider '" + config_.id + "' is disabled",
+                      .body = {},
+                      .retry_after = std::nullopt};
+}
+
+boost::asio::awaitable<core::EmbeddingResult> HttpProvider::embed(core::EmbeddingCall call) {
+  using Result = core::EmbeddingResult;
+  std::shared_ptr<const core::UpstreamKey> held_key;
+  std::optional<core::Clock::Steady::time_point> resting_until;
+  const auto key = next_key(held_key, resting_until);
+  if (!key) co_return Result(boost::system::in_place_error, no_usable_key(resting_until));
+  auto request = adapter_->encode_embedding(call, Endpoint{config_.base_url, *key});
+  if (!request) {
+    co_return Result(boost::system::in_place_error, AttemptError{.kind = FailureKind::kStatus,
+                                                                 .status = 400,
+                                                                 .retryable = false,
+                                                                 .message = request.error().message,
+                                                                 .body = {},
+                                                                 .retry_after = std::nullopt});
+  }
+  auto response = co_await client_.send(std::move(*request), call.timeouts);
+  if (!response) co_return Result(boost::system::in_place_error, response.error());
+  observe(held_key, response->status, response->headers);
+  if (!is_success(response->status)) {
+    co_return Result(boost::system::in_place_error,
+                     rejected_key(adapter_->classify(response->status, response->headers, response->body), held_key));
+  }
+  auto vector = adapter_->decode_embedding(response->body);
+  if (!vector) {
+    co_return Result(boost::system::in_place_error, AttemptError{.kind = FailureKind::kProtocol,
+                                                                 .status = response->status,
+                                                                 .retryable = true,
+                                                                 .message = vector.error().message,
+                                                                 .body = {},
+                                                                 .retry_after = std::nullopt});
+  }
+  co_return Result(std::move(*vector));
+}
+
 boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCall call) {
   std::shared_ptr<const core::UpstreamKey> held_key;
   std::optional<core::Clock::Steady::time_point> resting_until;
   const auto key = next_key(held_key, resting_until);
-  if (!key && resting_until) {
-    const auto rest = std::chrono::ceil<std::chrono::seconds>(*resting_until - clock_.now());
-    co_return failed(AttemptError{.kind = FailureKind::kStatus,
-                                  .status = 429,
-                                  .retryable = true,
-                                  .message = "every key of provider '" + config_.id + "' is resting after a 429 (for " +
-                                             std::to_string(std::max<std::int64_t>(rest.count(), 1)) + " s more)",
-                                  .body = {},
-                                  .retry_after = std::max(rest, std::chrono::seconds(1))});
-  }
-  if (!key) {
-    co_return failed(AttemptError{.kind = FailureKind::kStatus,
-                                  .status = 503,
-                                  .retryable = true,
-                                  .message = "every key of provider '" + config_.id + "' is disabled",
-                                  .body = {},
-                                  .retry_after = std::nullopt});
-  }
+  if (!key) co_return failed(no_usable_key(resting_until));
   const Endpoint endpoint{config_.base_url, *key};
   auto request = adapter_->encode(call, endpoint);
   if (!request) {

@@ -38,6 +38,9 @@ class HttpProvider final : public core::Provider {
   /// is classified by the adapter; a request the adapter cannot encode is a non-retryable 400;
   /// transport failures are the client's AttemptError (kConnect, kTimeout, kProtocol).
   boost::asio::awaitable<core::AttemptResult> call(core::UpstreamCall call) override;
+  /// POST {base_url}/embeddings through the adapter, with the same key choice, 429 rests and
+  /// refused-key handling as call().
+  boost::asio::awaitable<core::EmbeddingResult> embed(core::EmbeddingCall call) override;
   /// From the shared key pool (resting and disabled keys); a provider without a pool never waits.
   std::optional<core::Clock::Steady::time_point> unavailable_until(core::Clock::Steady::time_point now) const override;
 
@@ -46,6 +49,9 @@ class HttpProvider final : public core::Provider {
   /// when the pool has keys but none usable; `resting_until` then says when one is free, if known.
   std::optional<std::string_view> next_key(std::shared_ptr<const core::UpstreamKey>& held,
                                            std::optional<core::Clock::Steady::time_point>& resting_until) noexcept;
+  /// Why no attempt can be made when next_key() found no key: every key rests (429, with when
+  /// the first is free) or is disabled (503).
+  core::AttemptError no_usable_key(std::optional<core::Clock::Steady::time_point> resting_until) const;
   /// A 401/403 answered to a pooled key: disables the key (error log, reason stored) and makes the
   /// attempt retryable, since another key or deployment may well succeed. Other errors as they are.
   core::AttemptError rejected_key(core::AttemptError error, const std::shared_ptr<const core::UpstreamKey>& key);

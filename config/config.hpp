@@ -133,9 +133,17 @@ struct CacheConfig {
   std::string scope = "key";  // key|team|global
 };
 
+/// A provider's embeddings endpoint for semantic matching; provider empty: the built-in local embedder.
+struct SemanticEmbedderConfig {
+  std::string provider;        // a configured provider id (type openai: POST {base_url}/embeddings)
+  std::string model;           // its embedding model, e.g. text-embedding-3-small
+  std::size_t dimensions = 0;  // floats asked of the model (its `dimensions` parameter) and expected back
+};
+
 struct SemanticDedupConfig {
   bool enabled = false;
   double threshold = 0.95;
+  SemanticEmbedderConfig embedder;
 };
 
 struct DedupConfig {

@@ -384,9 +384,15 @@ class Parser {
     read(field(f, "enabled"), out.enabled);
     read_duration(field(f, "recent_window"), out.recent_window);
     const Field semantic = field(f, "semantic");
-    if (check_keys(semantic, {"enabled", "threshold"})) {
+    if (check_keys(semantic, {"enabled", "threshold", "embedder"})) {
       read(field(semantic, "enabled"), out.semantic.enabled);
       read_number(field(semantic, "threshold"), out.semantic.threshold);
+      const Field embedder = field(semantic, "embedder");
+      if (check_keys(embedder, {"provider", "model", "dimensions"})) {
+        read(field(embedder, "provider"), out.semantic.embedder.provider);
+        read(field(embedder, "model"), out.semantic.embedder.model);
+        read(field(embedder, "dimensions"), out.semantic.embedder.dimensions, 1, 16384);
+      }
     }
   }
 

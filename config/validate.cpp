@@ -289,6 +289,17 @@ class Validator {
     if (!(threshold > 0 && threshold <= 1)) {
       fail("dedup.semantic.threshold", "must be in (0, 1], got " + format_number(threshold));
     }
+    const SemanticEmbedderConfig& embedder = config_.dedup.semantic.embedder;
+    if (embedder.provider.empty() && embedder.model.empty() && embedder.dimensions == 0) return;
+    const std::string path = "dedup.semantic.embedder";
+    if (embedder.provider.empty()) fail(path + ".provider", "is required (a configured provider id)");
+    else if (const ProviderConfig* provider = config_.find_provider(embedder.provider); provider == nullptr)
+      fail(path + ".provider", "unknown provider " + quote(embedder.provider));
+    else if (provider->type != "openai")
+      fail(path + ".provider", "provider " + quote(embedder.provider) + " has type " + quote(provider->type) +
+                                   "; only openai-type providers have an embeddings endpoint");
+    if (embedder.model.empty()) fail(path + ".model", "is required (the provider's embedding model)");
+    if (embedder.dimensions == 0) fail(path + ".dimensions", "is required (1..16384: the vector size to ask for)");
   }
 
   void check_budgets() const {

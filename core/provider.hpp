@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
@@ -60,6 +61,17 @@ struct UpstreamCall {
 
 using AttemptResult = boost::system::result<Reply, AttemptError>;
 
+/// One text to embed with a deployment's embedding model (the semantic cache's provider embedder).
+struct EmbeddingCall {
+  std::string_view upstream_model;
+  std::string_view input;
+  std::optional<std::size_t> dimensions;  // asked of models that can shorten their vectors
+  AttemptTimeouts timeouts;
+};
+
+/// The embedding as the provider returned it (not normalised), or why there is none.
+using EmbeddingResult = boost::system::result<std::vector<float>, AttemptError>;
+
 /// Called by boost::system::result::value() on an AttemptError; found by ADL.
 [[noreturn]] void throw_exception_from_error(const AttemptError& e, const boost::source_location& loc);
 
@@ -83,6 +95,9 @@ class Provider {
   /// `usage` filled when known), or, for `stream`, a reply whose ChunkStream has not been pulled
   /// yet (the response head was 2xx). Every failure is an AttemptError; never throws for I/O.
   virtual boost::asio::awaitable<AttemptResult> call(UpstreamCall call) = 0;
+  /// One embedding from the provider's embeddings endpoint. Default: this provider cannot embed
+  /// (a non-retryable error). Never throws for I/O.
+  virtual boost::asio::awaitable<EmbeddingResult> embed(EmbeddingCall call);
 };
 
 }  // namespace tollgate::core

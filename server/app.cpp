@@ -21,6 +21,7 @@
 #include "adapters/registry.hpp"
 #include "adapters/webhook/webhook_notifier.hpp"
 #include "core/cache/local_embedder.hpp"
+#include "core/cache/provider_embedder.hpp"
 #include "core/identity/authenticator.hpp"
 #include "core/identity/upstream_keys.hpp"
 #include "core/identity/virtual_keys.hpp"
@@ -108,6 +109,11 @@ core::PriceTable load_prices(const config::PricingConfig& pricing) {
                table.skipped() != 0 ? fmt::format(" ({} entries without token prices skipped)", table.skipped()) : "");
   return table;
 }
+
+/// Deadlines of one embedding for semantic matching: it delays the request it is for, and a
+/// request whose embedding is late just goes on unmatched.
+constexpr core::AttemptTimeouts kEmbeddingTimeouts{std::chrono::milliseconds(2'000), std::chrono::milliseconds(3'000),
+                                                   std::chrono::milliseconds(3'000), std::chrono::milliseconds(3'000)};
 
 /// How often expired cache entries and dedup flights are dropped.
 constexpr std::chrono::milliseconds kSweepInterval{30'000};
@@ -206,8 +212,17 @@ int App::run() {
   std::unique_ptr<core::FlightTable> flights;
   if (cfg.dedup.enabled) flights = std::make_unique<core::FlightTable>(clock, cfg.dedup.recent_window);
   std::unique_ptr<core::Embedder> embedder;
-  if (cfg.cache.mode == "semantic" || (cfg.dedup.enabled && cfg.dedup.semantic.enabled))
-    embedder = std::make_unique<core::LocalEmbedder>();
+  if (cfg.cache.mode == "semantic" || (cfg.dedup.enabled && cfg.dedup.semantic.enabled)) {
+    const auto& chosen = cfg.dedup.semantic.embedder;
+    core::Provider* provider = chosen.provider.empty() ? nullptr : providers.find(chosen.provider);
+    if (provider != nullptr) {
+      embedder = std::make_unique<core::ProviderEmbedder>(*provider, chosen.model, chosen.dimensions, kEmbeddingTimeouts);
+    } else {
+      embedder = std::make_unique<core::LocalEmbedder>();
+    }
+    spdlog::info("semantic matching: {} embedder {}, threshold {}", provider != nullptr ? "provider" : "built-in",
+                 embedder->name(), cfg.dedup.semantic.threshold);
+  }
   const core::Pipeline chat_pipeline = core::build_chat_pipeline(core::StageDeps{config_, find_provider, clock, metrics,
                                                                                 *counters, pricing, budgets, fleet, random,
                                                                                 cache.get(), flights.get(), embedder.get()});

@@ -148,6 +148,26 @@ bool is_context_overflow(const json& error) {
   return false;
 }
 
+/// `path` under the provider's base URL (trailing slashes of the base ignored).
+std::string url_of(std::string_view base, std::string_view path) {
+  while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+  std::string url;
+  url.reserve(base.size() + path.size());
+  url.append(base).append(path);
+  return url;
+}
+
+/// `content-type: application/json` and, when there is a key, `authorization: Bearer KEY`.
+void json_headers(core::Headers& headers, std::string_view api_key) {
+  headers.reserve(3);
+  headers.emplace_back("content-type", "application/json");
+  if (api_key.empty()) return;
+  std::string value;
+  value.reserve(7 + api_key.size());
+  value.append("Bearer ").append(api_key);
+  headers.emplace_back("authorization", std::move(value));
+}
+
 }  // namespace
 
 core::Result<http::Request> OpenAiAdapter::encode(const core::UpstreamCall& call, const Endpoint& endpoint) const {
@@ -156,10 +176,7 @@ core::Result<http::Request> OpenAiAdapter::encode(const core::UpstreamCall& call
     return core::make_error(core::ErrorKind::kInvalidRequest, "the request body must be a JSON object");
 
   http::Request request;
-  std::string_view base = endpoint.base_url;
-  while (!base.empty() && base.back() == '/') base.remove_suffix(1);
-  request.url.reserve(base.size() + 17);
-  request.url.append(base).append("/chat/completions");
+  request.url = url_of(endpoint.base_url, "/chat/completions");
 
   std::string& out = request.body;
   try {
@@ -208,16 +225,43 @@ core::Result<http::Request> OpenAiAdapter::encode(const core::UpstreamCall& call
     return core::make_error(core::ErrorKind::kInvalidRequest, "the request body holds a string that is not valid UTF-8");
   }
 
-  request.headers.reserve(3);
-  request.headers.emplace_back("content-type", "application/json");
-  if (!endpoint.api_key.empty()) {
-    std::string value;
-    value.reserve(7 + endpoint.api_key.size());
-    value.append("Bearer ").append(endpoint.api_key);
-    request.headers.emplace_back("authorization", std::move(value));
-  }
+  json_headers(request.headers, endpoint.api_key);
   if (call.stream) request.headers.emplace_back("accept", "text/event-stream");
   return request;
+}
+
+core::Result<http::Request> OpenAiAdapter::encode_embedding(const core::EmbeddingCall& call,
+                                                            const Endpoint& endpoint) const {
+  json body = {{"model", call.upstream_model}, {"input", call.input}, {"encoding_format", "float"}};
+  if (call.dimensions) body["dimensions"] = *call.dimensions;
+  http::Request request;
+  request.url = url_of(endpoint.base_url, "/embeddings");
+  try {
+    request.body = body.dump();
+  } catch (const json::exception&) {
+    return core::make_error(core::ErrorKind::kInvalidRequest, "the text to embed is not valid UTF-8");
+  }
+  json_headers(request.headers, endpoint.api_key);
+  return request;
+}
+
+core::Result<std::vector<float>> OpenAiAdapter::decode_embedding(std::string_view body) const {
+  const auto malformed = [] {
+    return core::make_error(core::ErrorKind::kUpstreamError, "upstream returned a malformed embeddings body");
+  };
+  const json parsed = json::parse(body, nullptr, false);
+  if (!parsed.is_object()) return malformed();
+  const auto data = parsed.find("data");
+  if (data == parsed.end() || !data->is_array() || data->empty() || !(*data)[0].is_object()) return malformed();
+  const auto embedding = (*data)[0].find("embedding");
+  if (embedding == (*data)[0].end() || !embedding->is_array() || embedding->empty()) return malformed();
+  std::vector<float> vector;
+  vector.reserve(embedding->size());
+  for (const json& value : *embedding) {
+    if (!value.is_number()) return malformed();
+    vector.push_back(value.get<float>());
+  }
+  return vector;
 }
 
 core::Result<Decoded> OpenAiAdapter::decode(std::string_view body, const core::UpstreamCall&) const {

@@ -29,6 +29,11 @@ class OpenAiAdapter final : public Adapter {
   /// error shape, else wrapped into it; Retry-After (seconds) read.
   core::AttemptError classify(int status, const core::Headers& headers, std::string_view body) const override;
 
+  /// POST {base_url}/embeddings {model, input, encoding_format: "float", dimensions (when asked)}.
+  core::Result<http::Request> encode_embedding(const core::EmbeddingCall& call, const Endpoint& endpoint) const override;
+  /// `data[0].embedding` as floats; anything else (no data, not numbers) is an upstream error.
+  core::Result<std::vector<float>> decode_embedding(std::string_view body) const override;
+
   /// `[DONE]` ends the stream; every other event's data is one chunk, passed through. A chunk
   /// with a `usage` object sets Chunk.usage (usage_only when `choices` is empty); an event with
   /// a top-level `error` object is an in-band error (kUpstreamError).

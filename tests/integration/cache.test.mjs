@@ -263,3 +263,31 @@ test('semantic cache: a paraphrase is a semantic-hit; an unrelated prompt, a cha
   assert.equal(metric_sum(metrics, 'tollgate_cache_requests_total', { result: 'semantic-hit' }), 4);
   await gw.stop();
 });
+
+test('semantic cache with a provider embedder: vectors come from the provider\'s /v1/embeddings', async () => {
+  const gw = await start_tollgate({
+    config: {
+      providers: [{ id: 'up', type: 'openai', base_url: up.base_url('id=c-emb') }],
+      models: [{ name: 'm', deployments: [{ provider: 'up', model: 'up-model', price: { input: 2, output: 8 } }] }],
+      cache: { mode: 'semantic' },
+      dedup: { semantic: { threshold: 0.99, embedder: { provider: 'up', model: 'fake-embedding', dimensions: 64 } } },
+    },
+  });
+  const embeddings_path = '/scenario/id=c-emb/v1/embeddings';
+  const embeddings = async () => (await up.stats()).by_path[embeddings_path] ?? 0;
+  const ask = (prompt) => request('POST', `${gw.url}/v1/chat/completions`, body(prompt));
+  const first = await ask('What is the capital city of France?');
+  assert.equal(first.headers.get('x-tollgate-cache'), 'miss');
+  // The fake embedding model is a bag of words: the same words in another order are the same vector.
+  const reordered = await ask('The capital city of France is what?');
+  assert.equal(reordered.headers.get('x-tollgate-cache'), 'semantic-hit');
+  assert.equal(reordered.json.choices[0].message.content, first.json.choices[0].message.content);
+  assert.equal((await ask('Write a haiku about autumn leaves falling.')).headers.get('x-tollgate-cache'), 'miss');
+  assert.equal(await calls('c-emb'), 2);
+  assert.equal(await embeddings(), 3, 'one embedding per request that missed the exact cache');
+  const sent = (await up.stats()).last_requests.filter((r) => r.path === embeddings_path);
+  assert.deepEqual(sent[0].body, {
+    model: 'fake-embedding', input: 'What is the capital city of France?', encoding_format: 'float', dimensions: 64,
+  });
+  await gw.stop();
+});

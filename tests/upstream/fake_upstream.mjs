@@ -12,6 +12,9 @@
 //                               then `data: [DONE]`. With include_usage every other chunk carries
 //                               `"usage": null`, as OpenAI does.
 //   GET  /v1/models, GET /v1/models/{id}
+//   POST /v1/embeddings         {object: "list", data: [{object: "embedding", index, embedding}], model,
+//                               usage}: a deterministic bag-of-words vector per input (`dimensions`
+//                               floats, default 64; same words in any case or punctuation, same vector)
 //   Reply content: the last user message (text parts joined), echoed, so tests can check pass-through.
 //   `model` in the reply is the request's model. max_tokens / max_completion_tokens cut the reply to
 //   that many words with finish_reason "length". Usage: prompt_tokens = words in all messages + 1 per
@@ -437,9 +440,42 @@ function get_model(ctx, match) {
   send_json(ctx.res, 200, { id, object: 'model', created: 1700000000, owned_by: 'fake-upstream' });
 }
 
+/// A deterministic stand-in for an embedding model: every word of the lower-cased input (letters
+/// and digits only) adds 1 to one of `dimensions` (default 64) slots chosen by an FNV-1a hash, so
+/// texts with the same words in any case, spacing or punctuation get the same vector. Not
+/// normalised, like some compatible servers: the client must not rely on unit length.
+function embed_text(text, dimensions) {
+  const vector = new Array(dimensions).fill(0);
+  for (const word of text.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean)) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < word.length; ++i) h = Math.imul(h ^ word.charCodeAt(i), 0x01000193) >>> 0;
+    vector[h % dimensions] += 1;
+  }
+  return vector;
+}
+
+function embeddings(ctx) {
+  const body = ctx.body_json;
+  if (!body || typeof body !== 'object') return send_json(ctx.res, 400, error_body(400, 'Invalid JSON body.'));
+  if (typeof body.model !== 'string') return send_json(ctx.res, 400, error_body(400, 'Missing model.', 'model'));
+  const inputs = typeof body.input === 'string' ? [body.input] : body.input;
+  if (!Array.isArray(inputs) || inputs.some((x) => typeof x !== 'string')) {
+    return send_json(ctx.res, 400, error_body(400, 'input must be a string or an array of strings.', 'input'));
+  }
+  const dimensions = Number.isInteger(body.dimensions) && body.dimensions > 0 ? body.dimensions : 64;
+  const tokens = inputs.reduce((n, text) => n + text.split(/\s+/).filter(Boolean).length, 0);
+  send_json(ctx.res, 200, {
+    object: 'list',
+    data: inputs.map((text, index) => ({ object: 'embedding', index, embedding: embed_text(text, dimensions) })),
+    model: body.model,
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  });
+}
+
 /// Provider routes, matched against the path after the scenario prefix (query string excluded).
 const kRoutes = [
   { method: 'POST', pattern: /^\/v1\/chat\/completions$/, handler: chat_completions },
+  { method: 'POST', pattern: /^\/v1\/embeddings$/, handler: embeddings },
   { method: 'GET', pattern: /^\/v1\/models$/, handler: list_models },
   { method: 'GET', pattern: /^\/v1\/models\/([^/]+)$/, handler: get_model },
 ];

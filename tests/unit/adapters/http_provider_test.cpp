@@ -316,3 +316,36 @@ TEST_CASE("ProviderRegistry builds one provider per configured provider", "[regi
   config.providers.push_back({"x", "bedrock", "", {}});
   CHECK_THROWS_AS(ProviderRegistry(config, client), tollgate::config::ConfigError);
 }
+
+TEST_CASE("HttpProvider embeds through POST /embeddings with a key; errors are classified", "[http_provider][embeddings]") {
+  Fixture f;
+  f.upstream.responses.push_back(response(
+      200, R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,-0.25,1e-3]}],)"
+           R"("model":"text-embedding-3-small","usage":{"prompt_tokens":3,"total_tokens":3}})"));
+  f.upstream.responses.push_back(response(429, R"({"error":{"message":"slow down","type":"requests","code":null}})"));
+  f.upstream.responses.push_back(response(200, R"({"object":"list","data":[]})"));
+  auto provider = f.provider({"sk-emb"});
+  const auto embed = [&](std::optional<std::size_t> dimensions) {
+    return run(f.io, provider.embed(tollgate::core::EmbeddingCall{"text-embedding-3-small", "hello world", dimensions, {}}));
+  };
+
+  auto ok = embed(3);
+  REQUIRE(ok.has_value());
+  CHECK(*ok == std::vector<float>{0.5f, -0.25f, 1e-3f});
+  REQUIRE(f.upstream.requests.size() == 1);
+  const auto& sent = f.upstream.requests[0];
+  CHECK(sent.target() == "/v1/embeddings");
+  CHECK(sent[bhttp::field::authorization] == "Bearer sk-emb");
+  CHECK(json::parse(sent.body()) == json{{"model", "text-embedding-3-small"}, {"input", "hello world"},
+                                         {"encoding_format", "float"}, {"dimensions", 3}});
+
+  auto limited = embed(std::nullopt);
+  REQUIRE_FALSE(limited.has_value());
+  CHECK(limited.error().kind == FailureKind::kStatus);
+  CHECK(limited.error().status == 429);
+  CHECK_FALSE(json::parse(f.upstream.requests[1].body()).contains("dimensions"));
+
+  auto empty = embed(3);
+  REQUIRE_FALSE(empty.has_value());
+  CHECK(empty.error().kind == FailureKind::kProtocol);
+}

@@ -311,3 +311,31 @@ TEST_CASE("the stream decoder skips empty events and flags usage on a chunk with
   REQUIRE(malformed.has_error());
   CHECK(malformed.error().kind == ErrorKind::kUpstreamError);
 }
+
+TEST_CASE("decode_embedding reads data[0].embedding and refuses anything else", "[openai][embeddings]") {
+  const OpenAiAdapter adapter;
+  auto ok = adapter.decode_embedding(
+      R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[1,-2.5,0.125]}],"model":"m"})");
+  REQUIRE(ok.has_value());
+  CHECK(*ok == std::vector<float>{1.0f, -2.5f, 0.125f});
+  for (const char* bad : {"", "[]", "{}", R"({"data":[]})", R"({"data":[{"embedding":[]}]})",
+                          R"({"data":[{"embedding":[1,"2"]}]})", R"({"data":[7]})", R"({"data":{"embedding":[1]}})"}) {
+    auto result = adapter.decode_embedding(bad);
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error().kind == ErrorKind::kUpstreamError);
+  }
+}
+
+TEST_CASE("encode_embedding posts to {base_url}/embeddings with the key", "[openai][embeddings]") {
+  const OpenAiAdapter adapter;
+  auto request = adapter.encode_embedding(tollgate::core::EmbeddingCall{"text-embedding-3-small", "hi there", 64, {}},
+                                          Endpoint{"http://127.0.0.1:9/v1/", "sk-x"});
+  REQUIRE(request.has_value());
+  CHECK(request->url == "http://127.0.0.1:9/v1/embeddings");
+  CHECK(header(request->headers, "authorization") == "Bearer sk-x");
+  CHECK(json::parse(request->body) ==
+        json{{"model", "text-embedding-3-small"}, {"input", "hi there"}, {"encoding_format", "float"}, {"dimensions", 64}});
+  auto bad = adapter.encode_embedding(tollgate::core::EmbeddingCall{"m", "\xff\xfe", std::nullopt, {}}, Endpoint{"http://h/v1", ""});
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().kind == ErrorKind::kInvalidRequest);
+}

@@ -462,3 +462,24 @@ models: [{name: m, deployments: [{provider: openai}], context_window_fallbacks: 
 )";
   CHECK(std::string(load_error(bad_fallback).what()).find("models[0].context_window_fallbacks[0]") != std::string::npos);
 }
+
+TEST_CASE("dedup.semantic.embedder: a provider's embedding model, checked with key paths") {
+  const Config config = load_string(kMinimal + R"(
+dedup:
+  semantic: {enabled: true, threshold: 0.9, embedder: {provider: openai, model: text-embedding-3-small, dimensions: 256}}
+)", "tollgate.yaml", env_of({}));
+  CHECK(config.dedup.semantic.embedder.provider == "openai");
+  CHECK(config.dedup.semantic.embedder.model == "text-embedding-3-small");
+  CHECK(config.dedup.semantic.embedder.dimensions == 256);
+  CHECK(load_string(kMinimal, "tollgate.yaml", env_of({})).dedup.semantic.embedder.provider.empty());
+
+  const auto path = [](const std::string& embedder) {
+    return load_error(kMinimal + "dedup: {semantic: {embedder: " + embedder + "}}\n").key_path();
+  };
+  CHECK(path("{provider: nope, model: m, dimensions: 8}") == "dedup.semantic.embedder.provider");
+  CHECK(path("{model: m, dimensions: 8}") == "dedup.semantic.embedder.provider");
+  CHECK(path("{provider: openai, dimensions: 8}") == "dedup.semantic.embedder.model");
+  CHECK(path("{provider: openai, model: m}") == "dedup.semantic.embedder.dimensions");
+  CHECK(path("{provider: openai, model: m, dimensions: 0}") == "dedup.semantic.embedder.dimensions");
+  CHECK(path("{provider: openai, model: m, dimensions: 8, size: 3}") == "dedup.semantic.embedder.size");
+}
