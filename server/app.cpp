@@ -45,8 +45,8 @@
 #include "server/handlers/health_handler.hpp"
 #include "server/handlers/metrics_handler.hpp"
 #include "server/handlers/models_handler.hpp"
-#include "server/sweeper.hpp"
 #include "server/listener.hpp"
+#include "server/sweeper.hpp"
 
 namespace tollgate::server {
 namespace {
