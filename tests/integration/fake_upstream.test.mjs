@@ -134,3 +134,48 @@ test('/_stats records paths, headers and bodies; /_reset clears them', async () 
   await up.reset();
   assert.deepEqual(await up.stats(), { requests: 0, by_path: {}, last_requests: [] });
 });
+
+test('Anthropic Messages: echo with usage, max_tokens required and cut, Anthropic error shapes', async () => {
+  const messages = (body, scenario = '') => post_json(`${up.base_url(scenario)}/messages`, body);
+  const body = { model: 'claude-x', max_tokens: 50, system: 'be brief',
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'one two three' }] }] };
+  const r = await messages(body);
+  assert.equal(r.status, 200);
+  assert.equal(r.json.type, 'message');
+  assert.deepEqual(r.json.content, [{ type: 'text', text: 'one two three' }]);
+  assert.equal(r.json.stop_reason, 'end_turn');
+  assert.deepEqual(r.json.usage, { input_tokens: 6, cache_creation_input_tokens: 0, cache_read_input_tokens: 0,
+    output_tokens: 3 });
+  const cut = await messages({ ...body, max_tokens: 2 });
+  assert.equal(cut.json.stop_reason, 'max_tokens');
+  assert.equal(cut.json.content[0].text, 'one two');
+  const missing = await messages({ model: 'claude-x', messages: [] });
+  assert.equal(missing.status, 400);
+  assert.deepEqual(missing.json, { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } });
+  const overloaded = await messages(body, 'status=529');
+  assert.equal(overloaded.status, 529);
+  assert.equal(overloaded.json.error.type, 'overloaded_error');
+});
+
+test('Anthropic Messages stream: every event type in order; a tool_use block streams input_json_delta', async () => {
+  const open = async (scenario, extra) => {
+    const { res } = await post_stream(`${up.base_url(scenario)}/messages`, {
+      model: 'claude-x', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'one two' }], ...extra });
+    assert.equal(res.status, 200);
+    return (await read_sse(res)).events.map((e) => e.json);
+  };
+  const text = await open('', {});
+  assert.deepEqual(text.map((e) => e.type), ['message_start', 'content_block_start', 'ping', 'content_block_delta',
+    'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+  assert.equal(text[3].delta.text + text[4].delta.text, 'one two');
+  assert.equal(text[6].delta.stop_reason, 'end_turn');
+  const tool = await open('tool_call=lookup', { tools: [{ name: 'lookup', input_schema: { type: 'object' } }] });
+  assert.equal(tool[1].content_block.type, 'tool_use');
+  assert.equal(tool[1].content_block.name, 'lookup');
+  const json = tool.filter((e) => e.delta?.type === 'input_json_delta').map((e) => e.delta.partial_json).join('');
+  assert.deepEqual(JSON.parse(json), { query: 'one two' });
+  assert.equal(tool.find((e) => e.type === 'message_delta').delta.stop_reason, 'tool_use');
+  const broken = await open('error_after=3', {});
+  assert.equal(broken.at(-1).type, 'error');
+  assert.equal(broken.at(-1).error.type, 'overloaded_error');
+});

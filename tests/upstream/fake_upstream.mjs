@@ -12,6 +12,13 @@
 //                               then `data: [DONE]`. With include_usage every other chunk carries
 //                               `"usage": null`, as OpenAI does.
 //   GET  /v1/models, GET /v1/models/{id}
+//   POST /v1/messages           Anthropic Messages: max_tokens required; the reply echoes the last user
+//                               text as one text block (stop_reason end_turn, or max_tokens when cut), usage
+//                               {input_tokens, output_tokens, cache_*: 0}; stream: true sends every event
+//                               type (message_start, content_block_start/delta/stop, ping, message_delta,
+//                               message_stop). Scripted statuses answer Anthropic's error shape
+//                               ({type: "error", error: {type, message}}; 529 overloaded_error); error_after
+//                               sends an `event: error` (overloaded) mid-stream.
 //   POST /v1/embeddings         {object: "list", data: [{object: "embedding", index, embedding}], model,
 //                               usage}: a deterministic bag-of-words vector per input (`dimensions`
 //                               floats, default 64; same words in any case or punctuation, same vector)
@@ -53,6 +60,8 @@
 //   require_key=K     401 invalid_api_key unless the request has `authorization: Bearer K`
 //   only_key=K        with status: apply it only to requests with `authorization: Bearer K` (one key
 //                     of a pool rate-limited, the others answering)
+//   tool_call=NAME    /v1/messages with tools: answer one tool_use block calling NAME with
+//                     {"query": <last user text>} (stream: input_json_delta pieces of 8 characters)
 //   id=NAME           no behaviour: tells apart base URLs that would otherwise be identical
 //   D is a duration: 300ms, 2s, 1.5s, or a bare number of milliseconds. An unknown directive is
 //   answered with 400 naming it, so a typo in a test config shows up at once.
@@ -123,6 +132,7 @@ function parse_scenario(spec) {
       case 'no_usage': s.no_usage = true; break;
       case 'require_key': s.require_key = value ?? ''; break;
       case 'only_key': s.only_key = value ?? ''; break;
+      case 'tool_call': s.tool_call = value ?? 'lookup'; break;
       case 'id': break;
       default: throw new Error(`unknown scenario directive '${directive}'`);
     }
@@ -440,6 +450,122 @@ function get_model(ctx, match) {
   send_json(ctx.res, 200, { id, object: 'model', created: 1700000000, owned_by: 'fake-upstream' });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Anthropic Messages wire format (POST /v1/messages)
+
+/// Anthropic's error type for an HTTP status (https://docs.anthropic.com/en/api/errors).
+function anthropic_error_type(status) {
+  switch (status) {
+    case 400: return 'invalid_request_error';
+    case 401: return 'authentication_error';
+    case 403: return 'permission_error';
+    case 404: return 'not_found_error';
+    case 413: return 'request_too_large';
+    case 429: return 'rate_limit_error';
+    case 529: return 'overloaded_error';
+    default: return 'api_error';
+  }
+}
+
+function anthropic_error_body(status, message) {
+  return { type: 'error', error: { type: anthropic_error_type(status), message } };
+}
+
+/// The text of an Anthropic content (a string or an array of blocks; text blocks joined).
+function anthropic_text(content) {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content.filter((b) => b && b.type === 'text' && typeof b.text === 'string').map((b) => b.text).join('\n');
+}
+
+function validate_messages(request) {
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) {
+    return anthropic_error_body(400, 'The request body must be a JSON object.');
+  }
+  if (typeof request.model !== 'string' || request.model === '') return anthropic_error_body(400, 'model: Field required');
+  if (!Array.isArray(request.messages)) return anthropic_error_body(400, 'messages: Field required');
+  if (!Number.isInteger(request.max_tokens)) return anthropic_error_body(400, 'max_tokens: Field required');
+  return null;
+}
+
+/// The reply as Anthropic content blocks: the echoed text (cut to max_tokens words), or with the
+/// `tool_call=NAME` directive (and tools in the request) one tool_use block whose input is
+/// {"query": <the last user text>}.
+function anthropic_reply(request, scenario) {
+  const users = request.messages.filter((m) => m && m.role === 'user');
+  const asked = users.length ? anthropic_text(users[users.length - 1].content) : '';
+  const input_tokens = request.messages.reduce((n, m) => n + 1 + count_words(anthropic_text(m && m.content)), 0) +
+    count_words(typeof request.system === 'string' ? request.system : anthropic_text(request.system));
+  if (scenario.tool_call !== undefined && Array.isArray(request.tools) && request.tools.length > 0) {
+    const tool_use = { type: 'tool_use', id: `toolu_fake${String(state.next_id++).padStart(6, '0')}`,
+      name: scenario.tool_call, input: { query: asked } };
+    return { blocks: [tool_use], stop_reason: 'tool_use', input_tokens, output_tokens: 1 + count_words(asked) };
+  }
+  let pieces = word_pieces(scenario.reply ?? asked);
+  let stop_reason = 'end_turn';
+  if (pieces.length > request.max_tokens) {
+    pieces = pieces.slice(0, request.max_tokens);
+    stop_reason = 'max_tokens';
+  }
+  const text = pieces.join('');
+  return { blocks: [{ type: 'text', text }], pieces, stop_reason, input_tokens, output_tokens: count_words(text) };
+}
+
+async function messages(ctx) {
+  const { res, scenario } = ctx;
+  const request = ctx.body_json;
+  const invalid = request === undefined ? anthropic_error_body(400, 'There was an error parsing the body.')
+    : validate_messages(request);
+  if (invalid) return send_json(res, 400, invalid);
+  const id = `msg_fake${String(state.next_id++).padStart(6, '0')}`;
+  const reply = anthropic_reply(request, scenario);
+  const usage = { input_tokens: reply.input_tokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0,
+    output_tokens: reply.output_tokens };
+  const message = { id, type: 'message', role: 'assistant', model: request.model, content: reply.blocks,
+    stop_reason: reply.stop_reason, stop_sequence: null, usage };
+  if (request.stream !== true) return send_json(res, 200, message);
+
+  const events = [['message_start', { type: 'message_start',
+    message: { ...message, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } } }]];
+  reply.blocks.forEach((block, index) => {
+    if (block.type === 'text') {
+      events.push(['content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } }]);
+      if (index === 0) events.push(['ping', { type: 'ping' }]);
+      for (const piece of reply.pieces) {
+        events.push(['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: piece } }]);
+      }
+    } else {
+      events.push(['content_block_start', { type: 'content_block_start', index,
+        content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } }]);
+      const json = JSON.stringify(block.input);
+      for (let at = 0; at < json.length; at += 8) {
+        events.push(['content_block_delta', { type: 'content_block_delta', index,
+          delta: { type: 'input_json_delta', partial_json: json.slice(at, at + 8) } }]);
+      }
+    }
+    events.push(['content_block_stop', { type: 'content_block_stop', index }]);
+  });
+  events.push(['message_delta', { type: 'message_delta', delta: { stop_reason: reply.stop_reason, stop_sequence: null },
+    usage: { output_tokens: reply.output_tokens } }]);
+  events.push(['message_stop', { type: 'message_stop' }]);
+
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.flushHeaders();
+  for (let i = 0; i < events.length; ++i) {
+    if (scenario.break_after === i) return destroy_soon(res);
+    if (scenario.stall_after === i) return;
+    if (scenario.error_after === i) {
+      const error = anthropic_error_body(529, 'Overloaded');
+      await write_then(res, `event: error\ndata: ${JSON.stringify(error)}\n\n`);
+      return res.end();
+    }
+    if (i > 0) await sleep(scenario.chunk_delay_ms, res);
+    const [name, data] = events[i];
+    if (!(await write_then(res, `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`))) return;
+  }
+  if (!gone(res)) res.end();
+}
+
 /// A deterministic stand-in for an embedding model: every word of the lower-cased input (letters
 /// and digits only) adds 1 to one of `dimensions` (default 64) slots chosen by an FNV-1a hash, so
 /// texts with the same words in any case, spacing or punctuation get the same vector. Not
@@ -476,6 +602,7 @@ function embeddings(ctx) {
 const kRoutes = [
   { method: 'POST', pattern: /^\/v1\/chat\/completions$/, handler: chat_completions },
   { method: 'POST', pattern: /^\/v1\/embeddings$/, handler: embeddings },
+  { method: 'POST', pattern: /^\/v1\/messages$/, handler: messages },
   { method: 'GET', pattern: /^\/v1\/models$/, handler: list_models },
   { method: 'GET', pattern: /^\/v1\/models\/([^/]+)$/, handler: get_model },
 ];
@@ -565,8 +692,10 @@ async function handle(req, res, verbose) {
     }
     if (fail) {
       const headers = scenario.retry_after !== undefined ? { 'retry-after': scenario.retry_after } : {};
-      return send_json(res, scenario.status,
-        error_body(scenario.status, `fake_upstream: scripted status ${scenario.status}`, null, scenario.code), headers);
+      const message = `fake_upstream: scripted status ${scenario.status}`;
+      return send_json(res, scenario.status, api_path === '/v1/messages'
+        ? anthropic_error_body(scenario.status, message)
+        : error_body(scenario.status, message, null, scenario.code), headers);
     }
   }
 
