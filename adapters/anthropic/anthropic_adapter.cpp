@@ -2,7 +2,6 @@
 #include "adapters/anthropic/anthropic_adapter.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -10,6 +9,8 @@
 #include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include "adapters/wire_text.hpp"
 
 namespace tollgate::adapters {
 namespace {
@@ -30,54 +31,6 @@ constexpr std::size_t kMaxMessageBytes = 512;
 // Neutral values are accepted: n 1, frequency/presence_penalty 0, logprobs false, top_logprobs 0,
 // logit_bias {}, response_format {"type":"text"}, any field set to null.
 // Every other unknown field is a 400 naming it.
-
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view kSpace = " \t\r\n";
-  const auto first = s.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(kSpace);
-  return s.substr(first, last - first + 1);
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view utf8_prefix(std::string_view s, std::size_t max) noexcept {
-  if (s.size() <= max) return s;
-  std::size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(0, end);
-}
-
-std::optional<std::int64_t> parse_integer(std::string_view text) {
-  text = trim(text);
-  std::int64_t value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || value < 0) return std::nullopt;
-  return value;
-}
-
-std::optional<std::chrono::seconds> retry_after(const core::Headers& headers) {
-  for (const auto& [name, value] : headers)
-    if (iequals(name, "retry-after"))
-      if (auto seconds = parse_integer(value)) return std::chrono::seconds{*seconds};
-  return std::nullopt;
-}
-
-std::string dump(const ojson& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 core::GatewayError invalid(std::string message, std::string param) {
   return core::make_error(core::ErrorKind::kInvalidRequest, std::move(message), std::move(param));
@@ -507,7 +460,7 @@ core::Result<void> AnthropicStreamDecoder::feed(const SseEvent& event, std::vect
     const json message = parsed.value("message", json::object());
     id_ = message.value("id", "");
     model_ = message.value("model", "");
-    created_ = now_seconds();
+    created_ = unix_seconds();
     if (message.contains("usage")) usage_.read(message["usage"]);
     push(chunk({{"role", "assistant"}, {"content", ""}}), out);
   } else if (type == "content_block_start") {
@@ -627,7 +580,7 @@ core::Result<Decoded> AnthropicAdapter::decode(std::string_view body, const core
   if (parsed.contains("usage")) tally.read(parsed["usage"]);
   ojson out = {{"id", parsed.value("id", "")},
                {"object", "chat.completion"},
-               {"created", now_seconds()},
+               {"created", unix_seconds()},
                {"model", parsed.value("model", "")},
                {"choices",
                 ojson::array({{{"index", 0},

@@ -1,14 +1,16 @@
 // Gemini generateContent: encode, decode, classify and the SSE chunk decoder, to and from OpenAI chat.
 #include "adapters/gemini/gemini_adapter.hpp"
 
-#include <chrono>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <string>
 #include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include "adapters/wire_text.hpp"
 
 namespace tollgate::adapters {
 namespace {
@@ -36,44 +38,11 @@ core::GatewayError unsupported(const std::string& param) {
   return invalid("'" + param + "' is not supported by provider type 'gemini'", param);
 }
 
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view kSpace = " \t\r\n";
-  const auto first = s.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(kSpace);
-  return s.substr(first, last - first + 1);
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 std::string to_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
-}
-
-/// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
-std::string_view utf8_prefix(std::string_view s, std::size_t max) noexcept {
-  if (s.size() <= max) return s;
-  std::size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(0, end);
-}
-
-std::string dump(const ordered_json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -510,14 +479,6 @@ const json* google_error(const json& body) {
 // ---------------------------------------------------------------------------------------------
 // classify
 
-std::optional<std::int64_t> parse_integer(std::string_view text) {
-  text = trim(text);
-  std::int64_t value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || value < 0) return std::nullopt;
-  return value;
-}
-
 /// google.rpc.RetryInfo's retryDelay, a Duration in JSON form: "37s", "1.5s".
 std::optional<std::chrono::seconds> retry_delay(const json& error) {
   const auto details = error.find("details");
@@ -617,7 +578,7 @@ core::Result<void> GeminiStreamDecoder::feed(const SseEvent& event, std::vector<
       started_ = true;
       id_ = completion_id(response, request_id_);
       model_ = model_of(response, upstream_model_);
-      created_ = unix_now();
+      created_ = unix_seconds();
       emit(out, chunk(ordered_json{{"role", "assistant"}, {"content", ""}}, nullptr));
     }
     const char* finish = nullptr;
@@ -726,7 +687,7 @@ core::Result<Decoded> GeminiAdapter::decode(std::string_view body, const core::U
     }
     ordered_json out = {{"id", completion_id(response, call.request_id)},
                         {"object", "chat.completion"},
-                        {"created", unix_now()},
+                        {"created", unix_seconds()},
                         {"model", model_of(response, call.upstream_model)},
                         {"choices", std::move(choices)}};
     decoded.usage = usage_of(response);
@@ -743,9 +704,7 @@ core::AttemptError GeminiAdapter::classify(int status, const core::Headers& head
   error.kind = core::FailureKind::kStatus;
   error.status = status;
   error.message = "upstream answered " + std::to_string(status);
-  for (const auto& [name, value] : headers)
-    if (iequals(name, "retry-after"))
-      if (auto seconds = parse_integer(value)) error.retry_after = std::chrono::seconds{*seconds};
+  error.retry_after = retry_after(headers);
 
   std::string message;
   std::string code;

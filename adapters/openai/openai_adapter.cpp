@@ -1,6 +1,7 @@
 // OpenAI chat completions: encode, decode, classify and the SSE chunk decoder (a passthrough).
 #include "adapters/openai/openai_adapter.hpp"
 
+#include "adapters/wire_text.hpp"
 #include "core/openai/object_scan.hpp"
 
 #include <charconv>
@@ -16,60 +17,12 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxWrappedMessageBytes = 512;
 
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view kSpace = " \t\r\n";
-  const auto first = s.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(kSpace);
-  return s.substr(first, last - first + 1);
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 /// Serializes `value` onto the end of `out`. Uses the library's own serializer so a large field
 /// (messages) is written in place instead of through a temporary string per field.
 void append_json(std::string& out, const json& value) {
   nlohmann::detail::serializer<json> serializer(nlohmann::detail::output_adapter<char, std::string>(out), ' ',
                                                 json::error_handler_t::strict);
   serializer.dump(value, false, false, 0);
-}
-
-/// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
-std::string_view utf8_prefix(std::string_view s, std::size_t max) noexcept {
-  if (s.size() <= max) return s;
-  std::size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(0, end);
-}
-
-std::optional<std::int64_t> parse_integer(std::string_view text) {
-  text = trim(text);
-  std::int64_t value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || value < 0) return std::nullopt;
-  return value;
-}
-
-std::optional<std::chrono::seconds> retry_after(const core::Headers& headers) {
-  std::optional<std::chrono::seconds> from_ms;
-  for (const auto& [name, value] : headers) {
-    if (iequals(name, "retry-after")) {
-      // An HTTP-date form is rare from LLM APIs and not worth a date parser: ignored.
-      if (auto seconds = parse_integer(value)) return std::chrono::seconds{*seconds};
-    } else if (iequals(name, "retry-after-ms")) {
-      if (auto ms = parse_integer(value)) from_ms = std::chrono::seconds{(*ms + 999) / 1000};
-    }
-  }
-  return from_ms;
 }
 
 std::string wrap_error_body(int status, std::string_view body) {

@@ -47,7 +47,6 @@ class Flight {
   Flight& operator=(const Flight&) = delete;
 
   Broadcast& broadcast() noexcept { return *broadcast_; }
-  const std::shared_ptr<Broadcast>& shared_broadcast() const noexcept { return broadcast_; }
 
   /// The leader: sets the head (before the first chunk or the end).
   void set_head(FlightHead head);

@@ -39,7 +39,6 @@ class SemanticMatches {
   }
   void add(const SemanticProbe& probe, std::string key) { add(probe.partition, std::move(key), probe.vector); }
   void remove(std::string_view key) { index_.remove(key); }
-  std::size_t size() const { return index_.size(); }
 
  private:
   double threshold_;

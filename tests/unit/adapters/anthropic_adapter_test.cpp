@@ -10,6 +10,7 @@
 
 #include "adapters/anthropic/anthropic_adapter.hpp"
 #include "adapters/sse_parser.hpp"
+#include "support/fixtures.hpp"
 
 using nlohmann::json;
 using tollgate::adapters::AnthropicAdapter;
@@ -24,19 +25,9 @@ using tollgate::core::UpstreamCall;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(TOLLGATE_SOURCE_DIR) + "/tests/fixtures/anthropic/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string fixture(const std::string& name) { return tollgate::testing::read_fixture("anthropic/" + name); }
 
-std::string header(const Headers& headers, const std::string& name) {
-  for (const auto& [key, value] : headers)
-    if (key == name) return value;
-  return "<absent>";
-}
+std::string header(const Headers& headers, const std::string& name) { return tollgate::testing::header_value(headers, name); }
 
 UpstreamCall make_call(const json& body, bool stream) {
   return UpstreamCall{body, "claude-sonnet-4-5", stream, "req-1", {}};

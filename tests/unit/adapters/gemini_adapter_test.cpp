@@ -10,6 +10,7 @@
 
 #include "adapters/gemini/gemini_adapter.hpp"
 #include "adapters/sse_parser.hpp"
+#include "support/fixtures.hpp"
 
 using nlohmann::json;
 using tollgate::adapters::Endpoint;
@@ -27,19 +28,9 @@ namespace {
 
 constexpr const char* kBase = "https://generativelanguage.googleapis.com/v1beta";
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(TOLLGATE_SOURCE_DIR) + "/tests/fixtures/gemini/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string fixture(const std::string& name) { return tollgate::testing::read_fixture("gemini/" + name); }
 
-std::string header(const Headers& headers, const std::string& name) {
-  for (const auto& [key, value] : headers)
-    if (key == name) return value;
-  return "<absent>";
-}
+std::string header(const Headers& headers, const std::string& name) { return tollgate::testing::header_value(headers, name); }
 
 UpstreamCall make_call(const json& body, bool stream) {
   return UpstreamCall{body, "gemini-2.0-flash", stream, "req-1", {}};

@@ -30,6 +30,7 @@
 #include "adapters/registry.hpp"
 #include "config/config.hpp"
 #include "config/config_error.hpp"
+#include "support/fixtures.hpp"
 #include "support/run.hpp"
 
 using tollgate::testing::pull_all;
@@ -55,13 +56,7 @@ using tollgate::core::UpstreamCall;
 
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(TOLLGATE_SOURCE_DIR) + "/tests/fixtures/openai/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string fixture(const std::string& name) { return tollgate::testing::read_fixture("openai/" + name); }
 
 /// Answers each request, in arrival order, with the next scripted raw response; records requests.
 struct FakeUpstream {

@@ -10,6 +10,7 @@
 
 #include "adapters/openai/openai_adapter.hpp"
 #include "adapters/sse_parser.hpp"
+#include "support/fixtures.hpp"
 
 using nlohmann::json;
 using tollgate::adapters::Endpoint;
@@ -24,19 +25,9 @@ using tollgate::core::UpstreamCall;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(TOLLGATE_SOURCE_DIR) + "/tests/fixtures/openai/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string fixture(const std::string& name) { return tollgate::testing::read_fixture("openai/" + name); }
 
-std::string header(const Headers& headers, const std::string& name) {
-  for (const auto& [key, value] : headers)
-    if (key == name) return value;
-  return "<absent>";
-}
+std::string header(const Headers& headers, const std::string& name) { return tollgate::testing::header_value(headers, name); }
 
 /// The `data:` payloads of a transcript, as written on the wire (one line each in these fixtures).
 std::vector<std::string> data_lines(const std::string& transcript) {

@@ -1,6 +1,7 @@
 // Tests for UpstreamClient against tiny in-test HTTP(S) servers on 127.0.0.1 (real sockets).
 #include "adapters/http/upstream_client.hpp"
 #include "adapters/http/url.hpp"
+#include "support/fixtures.hpp"
 #include "support/run.hpp"
 
 #include <chrono>
@@ -286,10 +287,7 @@ AttemptTimeouts short_timeouts() {
 }
 
 std::string header(const tollgate::core::Headers& headers, const std::string& name) {
-  for (const auto& [n, v] : headers) {
-    if (n == name) return v;
-  }
-  return "<absent>";
+  return tollgate::testing::header_value(headers, name);
 }
 
 /// Everything observed while reading one streamed response.
