@@ -22,7 +22,7 @@ struct Endpoint {
 
 /// A decoded 2xx unary response.
 struct Decoded {
-  std::string body;  // OpenAI chat.completion JSON
+  std::string body;  // OpenAI chat.completion JSON (kEmbeddings: OpenAI's embeddings list JSON)
   std::optional<core::Usage> usage;
 };
 
@@ -41,10 +41,13 @@ class Adapter {
  public:
   virtual ~Adapter() = default;
   virtual std::string_view type() const noexcept = 0;
-  /// OpenAI request → the provider's HTTP request (URL, headers with credentials, body). A
-  /// parameter the provider cannot express is a 400 naming it.
+  /// OpenAI request → the provider's HTTP request (URL, headers with credentials, body), for
+  /// call.operation (chat or embeddings; a provider with no embeddings endpoint: a 400 saying so).
+  /// A parameter the provider cannot express is a 400 naming it.
   virtual core::Result<http::Request> encode(const core::UpstreamCall& call, const Endpoint& endpoint) const = 0;
-  /// A 2xx unary body → OpenAI's chat.completion; a body that is not the provider's format is an error.
+  /// A 2xx unary body → OpenAI's chat.completion (kEmbeddings: OpenAI's embeddings list
+  /// {object, data[{object, index, embedding}], model, usage}); a body that is not the provider's
+  /// format is an error.
   virtual core::Result<Decoded> decode(std::string_view body, const core::UpstreamCall& call) const = 0;
   /// A non-2xx response → retryable or not, with an OpenAI-shaped body to return as is.
   virtual core::AttemptError classify(int status, const core::Headers& headers, std::string_view body) const = 0;

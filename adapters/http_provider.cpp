@@ -255,7 +255,8 @@ boost::asio::awaitable<core::AttemptResult> HttpProvider::call(core::UpstreamCal
                                   .retryable = false,
                                   .message = error.message,
                                   .body = core::to_openai_json(error),
-                                  .retry_after = std::nullopt});
+                                  .retry_after = std::nullopt,
+                                  .untranslatable = true});
   }
   // The request id travels upstream too, so one id traces a request through both logs.
   if (!call.request_id.empty()) request->headers.emplace_back("x-request-id", std::string(call.request_id));

@@ -38,8 +38,9 @@ class HttpProvider final : public core::Provider {
   /// is classified by the adapter; a request the adapter cannot encode is a non-retryable 400;
   /// transport failures are the client's AttemptError (kConnect, kTimeout, kProtocol).
   boost::asio::awaitable<core::AttemptResult> call(core::UpstreamCall call) override;
-  /// POST {base_url}/embeddings through the adapter, with the same key choice, 429 rests and
-  /// refused-key handling as call().
+  /// One embedding through the adapter's encode_embedding (openai: {base_url}/embeddings or Azure's
+  /// deployment URL; gemini: embedContent), with the same key choice, 429 rests and refused-key
+  /// handling as call().
   boost::asio::awaitable<core::EmbeddingResult> embed(core::EmbeddingCall call) override;
   /// From the shared key pool (resting and disabled keys); a provider without a pool never waits.
   std::optional<core::Clock::Steady::time_point> unavailable_until(core::Clock::Steady::time_point now) const override;

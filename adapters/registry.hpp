@@ -12,9 +12,10 @@
 
 namespace tollgate::adapters {
 
-/// Builds and owns the providers of one config: `openai` → HttpProvider(OpenAiAdapter), `mock` →
-/// MockProvider; `anthropic` and `gemini` are placeholders that fail every attempt (retryably)
-/// until their adapters exist. Immutable after construction, so lookups are thread-safe. The
+/// Builds and owns the providers of one config: `openai` → HttpProvider(OpenAiAdapter for the
+/// provider's flavour), `anthropic` → HttpProvider(AnthropicAdapter), `gemini` →
+/// HttpProvider(GeminiAdapter), `mock` → MockProvider; each type's default base URL filled in when
+/// the config gives none. Immutable after construction, so lookups are thread-safe. The
 /// client must outlive the registry.
 class ProviderRegistry {
  public:

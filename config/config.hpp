@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tollgate::config {
@@ -46,6 +47,7 @@ struct PriceOverride {
   std::optional<double> input;
   std::optional<double> output;
   std::optional<double> cached_input;
+  std::optional<double> cache_write_input;  // a prompt token written to the provider's prompt cache
 };
 
 /// A config key's own limits (`keys: [{key: ..., rpm: 500, tpm: 90000}]`); 0: none.
@@ -55,12 +57,25 @@ struct KeyLimits {
   bool operator==(const KeyLimits&) const = default;
 };
 
+/// The OpenAI-compatible services an `openai`-type provider may speak to (`providers[].flavor`).
+inline constexpr std::string_view kProviderFlavors[] = {"openai", "azure",   "ollama",     "vllm",     "groq",
+                                                        "deepseek", "mistral", "openrouter", "together", "cloudflare"};
+/// The flavours whose service has no embeddings endpoint (the adapters' flavour table agrees; a
+/// unit test checks it).
+inline constexpr std::string_view kFlavorsWithoutEmbeddings[] = {"groq", "deepseek"};
+/// Azure OpenAI's `api-version` when a provider sets none: the data-plane inference GA release
+/// (https://learn.microsoft.com/azure/ai-services/openai/reference, "Latest GA release").
+inline constexpr std::string_view kAzureDefaultApiVersion = "2024-10-21";
+
 struct ProviderConfig {
   std::string id;
   std::string type;      // openai|anthropic|gemini|mock
-  std::string base_url;  // defaulted per type when absent
+  std::string base_url;  // defaulted per type (and flavour) when absent
   std::vector<std::string> keys;  // secrets: never logged, never returned
   std::vector<KeyLimits> key_limits;  // keys[i]'s limits; as long as keys once loaded
+  std::string flavor;       // type openai only: one of kProviderFlavors; "openai" once validated
+  std::string api_version;  // flavor azure only: the `api-version` query value; defaulted when absent
+  std::vector<std::pair<std::string, std::string>> headers;  // extra static request headers (never credentials)
 };
 
 struct DeploymentConfig {

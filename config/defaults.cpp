@@ -14,7 +14,7 @@ std::string env_value(const EnvLookup& env, std::string_view name) {
 }
 
 void add_provider(Config& config, std::string id, std::string type, std::string base_url,
-                  std::vector<std::string> keys, std::initializer_list<const char*> models) {
+                  std::vector<std::string> keys, std::initializer_list<const char*> models, std::string flavor = {}) {
   for (const char* model : models) {
     DeploymentConfig deployment;
     deployment.provider = id;
@@ -29,6 +29,7 @@ void add_provider(Config& config, std::string id, std::string type, std::string 
   provider.type = std::move(type);
   provider.base_url = std::move(base_url);
   provider.keys = std::move(keys);
+  provider.flavor = std::move(flavor);
   config.providers.push_back(std::move(provider));
 }
 
@@ -86,7 +87,7 @@ Config embedded_defaults(const EnvLookup& env, bool* uses_mock_only) {
     add_provider(config, "gemini", "gemini", "", {std::move(key)}, {"gemini-2.5-flash", "gemini-2.5-pro"});
   }
   if (std::string url = env_value(env, "OLLAMA_BASE_URL"); !url.empty()) {
-    add_provider(config, "ollama", "openai", ollama_base_url(std::move(url)), {}, {"llama3.2"});
+    add_provider(config, "ollama", "openai", ollama_base_url(std::move(url)), {}, {"llama3.2"}, "ollama");
   }
 
   const bool mock_only = config.providers.empty();
@@ -112,7 +113,10 @@ std::string describe_models(const Config& config) {
   std::vector<std::vector<std::string>> providers;
   for (const ProviderConfig& provider : config.providers) {
     const std::size_t keys = provider.keys.size();
-    providers.push_back({provider.id, provider.type, provider.base_url.empty() ? "(built in)" : provider.base_url,
+    // An OpenAI-compatible service other than OpenAI itself shows as e.g. "openai (azure)".
+    const bool flavoured = !provider.flavor.empty() && provider.flavor != "openai";
+    providers.push_back({provider.id, flavoured ? provider.type + " (" + provider.flavor + ")" : provider.type,
+                         provider.base_url.empty() ? "(built in)" : provider.base_url,
                          std::to_string(keys) + (keys == 1 ? " key" : " keys")});
   }
 

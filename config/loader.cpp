@@ -259,10 +259,24 @@ class Parser {
   }
 
   void parse_provider(const Field& f, ProviderConfig& out) const {
-    check_keys(f, {"id", "type", "base_url", "keys"});
+    check_keys(f, {"id", "type", "base_url", "keys", "flavor", "api_version", "headers"});
     read(field(f, "id"), out.id);
     read(field(f, "type"), out.type);
     read(field(f, "base_url"), out.base_url);
+    read(field(f, "flavor"), out.flavor);
+    read(field(f, "api_version"), out.api_version);
+    const Field headers = field(f, "headers");
+    if (headers.present()) {
+      if (!headers.node.IsMap()) fail(headers.path, "expected a mapping of header names to values, got " + kind_of(headers.node));
+      std::set<std::string> seen;
+      for (auto it = headers.node.begin(); it != headers.node.end(); ++it) {
+        if (!it->first.IsScalar()) fail(headers.path, "header names must be plain names, got " + kind_of(it->first));
+        const std::string name = it->first.Scalar();
+        const Field value{it->second, child_path(headers.path, name)};
+        if (!seen.insert(name).second) fail(value.path, "duplicate header");
+        out.headers.emplace_back(name, value.present() ? text(value) : std::string());
+      }
+    }
     const Field keys = field(f, "keys");
     if (!keys.present()) return;
     check_list(keys);
@@ -308,7 +322,7 @@ class Parser {
     read(field(f, "tpm"), out.tpm, std::int64_t{0}, std::int64_t{1'000'000'000'000});
     read(field(f, "max_concurrency"), out.max_concurrency, 0, 1'000'000);
     const Field price = field(f, "price");
-    if (!check_keys(price, {"input", "output", "cached_input"})) return;
+    if (!check_keys(price, {"input", "output", "cached_input", "cache_write_input"})) return;
     PriceOverride& override = out.price.emplace();
     const auto read_price = [&](std::string_view key, std::optional<double>& slot) {
       const Field value = field(price, key);
@@ -317,6 +331,7 @@ class Parser {
     read_price("input", override.input);
     read_price("output", override.output);
     read_price("cached_input", override.cached_input);
+    read_price("cache_write_input", override.cache_write_input);
   }
 
   void parse_routing(const Field& f, RoutingConfig& out) const {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -19,11 +20,46 @@ std::string format_number(double value) {
   return out.str();
 }
 
-std::string default_base_url(std::string_view type) {
-  if (type == "openai") return "https://api.openai.com/v1";
+/// The base URL a provider gets when it sets none; "" when its service has no fixed one (azure and
+/// cloudflare embed the customer's resource or account in theirs; mock needs none). Keep in step
+/// with adapters/openai/flavors.cpp (a test there compares the two).
+std::string default_base_url(std::string_view type, std::string_view flavor) {
   if (type == "anthropic") return "https://api.anthropic.com";
   if (type == "gemini") return "https://generativelanguage.googleapis.com";
+  if (type != "openai") return "";
+  if (flavor.empty() || flavor == "openai") return "https://api.openai.com/v1";
+  if (flavor == "ollama") return "http://127.0.0.1:11434/v1";
+  if (flavor == "vllm") return "http://127.0.0.1:8000/v1";
+  if (flavor == "groq") return "https://api.groq.com/openai/v1";
+  if (flavor == "deepseek") return "https://api.deepseek.com";
+  if (flavor == "mistral") return "https://api.mistral.ai/v1";
+  if (flavor == "openrouter") return "https://openrouter.ai/api/v1";
+  if (flavor == "together") return "https://api.together.ai/v1";
   return "";
+}
+
+/// What a flavour without a default base URL must be given, as an example.
+std::string base_url_example(std::string_view flavor) {
+  if (flavor == "azure") return "your resource's endpoint, e.g. https://my-resource.openai.azure.com";
+  if (flavor == "cloudflare")
+    return "your account's endpoint, e.g. https://api.cloudflare.com/client/v4/accounts/ACCOUNT_ID/ai/v1";
+  return "a URL starting with http:// or https://";
+}
+
+/// RFC 9110 token characters: what a header name may be made of.
+bool is_header_token(std::string_view name) {
+  if (name.empty()) return false;
+  for (const char c : name) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return out;
 }
 
 /// "UTC" or a zone of the system's tz database (the same check the budget calendar makes).
@@ -113,15 +149,20 @@ class Validator {
       }
       if (provider.type.empty()) fail(path + ".type", "is required: one of " + join(kProviderTypes, "|"));
       check_enum(path + ".type", provider.type, kProviderTypes);
+      check_flavor(path, provider);
 
       if (provider.base_url.empty()) {
-        provider.base_url = default_base_url(provider.type);
+        provider.base_url = default_base_url(provider.type, provider.flavor);
+        if (provider.base_url.empty() && provider.type == "openai") {
+          fail(path + ".base_url", "is required for flavor " + provider.flavor + ": " + base_url_example(provider.flavor));
+        }
       } else {
         if (!is_http_url(provider.base_url)) {
-          fail(path + ".base_url", "expected a URL starting with http:// or https://, got " + quote(provider.base_url));
+          fail(path + ".base_url", "expected " + base_url_example(provider.flavor) + ", got " + quote(provider.base_url));
         }
         while (provider.base_url.ends_with('/')) provider.base_url.pop_back();
       }
+      check_headers(path, provider);
 
       provider.key_limits.resize(provider.keys.size());
       std::vector<std::string> keys;
@@ -134,6 +175,71 @@ class Validator {
       }
       provider.keys = std::move(keys);
       provider.key_limits = std::move(limits);
+    }
+  }
+
+  /// `flavor` only on type openai (defaulted to "openai" there), `api_version` only on flavor azure
+  /// (defaulted to the current GA release there).
+  void check_flavor(const std::string& path, ProviderConfig& provider) const {
+    const std::vector<std::string> flavors(std::begin(kProviderFlavors), std::end(kProviderFlavors));
+    if (provider.type != "openai") {
+      if (!provider.flavor.empty()) {
+        fail(path + ".flavor", "only valid with type openai (this provider has type " + quote(provider.type) +
+                                   "); flavors: " + join(flavors, "|"));
+      }
+    } else if (provider.flavor.empty()) {
+      provider.flavor = "openai";
+    } else {
+      check_enum(path + ".flavor", provider.flavor, flavors);
+    }
+    if (provider.flavor != "azure") {
+      if (!provider.api_version.empty()) {
+        fail(path + ".api_version",
+             "only valid with flavor azure (this provider's flavor is " +
+                 quote(provider.flavor.empty() ? provider.type : provider.flavor) + ")");
+      }
+      return;
+    }
+    if (provider.api_version.empty()) provider.api_version = kAzureDefaultApiVersion;
+    // It goes into the query string as is: only the characters Azure's versions use.
+    for (const char c : provider.api_version) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '.' || c == '_';
+      if (!ok) {
+        fail(path + ".api_version", "expected an Azure OpenAI API version like " +
+                                        std::string(kAzureDefaultApiVersion) + " or 2025-04-01-preview, got " +
+                                        quote(provider.api_version));
+      }
+    }
+  }
+
+  /// Extra static headers: type openai only, valid names, no credentials (those live in `keys`, which
+  /// are stored encrypted and never shown) and nothing tollgate sets itself.
+  void check_headers(const std::string& path, const ProviderConfig& provider) const {
+    if (provider.headers.empty()) return;
+    if (provider.type != "openai") {
+      fail(path + ".headers", "only applied to type openai providers (this provider has type " +
+                                  quote(provider.type) + ")");
+    }
+    std::vector<std::string> seen;
+    for (const auto& [name, value] : provider.headers) {
+      const std::string key_path = path + ".headers." + name;
+      if (!is_header_token(name)) fail(key_path, "is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)");
+      const std::string folded = lower(name);
+      if (folded == "authorization" || folded == "api-key" || folded == "x-api-key") {
+        fail(key_path, "credentials are not taken from headers: put the key in " + path +
+                           ".keys (or register it with POST /api/v1/keys)");
+      }
+      if (folded == "host" || folded == "content-type" || folded == "content-length" || folded == "transfer-encoding" ||
+          folded == "connection" || folded == "accept" || folded == "x-request-id") {
+        fail(key_path, "is set by tollgate itself");
+      }
+      if (std::find(seen.begin(), seen.end(), folded) != seen.end()) fail(key_path, "duplicate header (names ignore case)");
+      seen.push_back(folded);
+      // Not echoed: a header value may be a token.
+      if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+        fail(key_path, "the value must not contain line breaks or NUL");
+      }
     }
   }
 
@@ -187,6 +293,7 @@ class Validator {
       check_price("input", deployment.price->input);
       check_price("output", deployment.price->output);
       check_price("cached_input", deployment.price->cached_input);
+      check_price("cache_write_input", deployment.price->cache_write_input);
     }
   }
 
@@ -295,9 +402,13 @@ class Validator {
     if (embedder.provider.empty()) fail(path + ".provider", "is required (a configured provider id)");
     else if (const ProviderConfig* provider = config_.find_provider(embedder.provider); provider == nullptr)
       fail(path + ".provider", "unknown provider " + quote(embedder.provider));
-    else if (provider->type != "openai")
+    else if (provider->type != "openai" && provider->type != "gemini")
       fail(path + ".provider", "provider " + quote(embedder.provider) + " has type " + quote(provider->type) +
-                                   "; only openai-type providers have an embeddings endpoint");
+                                   "; only openai-type and gemini providers have an embeddings endpoint");
+    else if (std::ranges::find(kFlavorsWithoutEmbeddings, std::string_view(provider->flavor)) !=
+             std::end(kFlavorsWithoutEmbeddings))
+      fail(path + ".provider", "provider " + quote(embedder.provider) + " has flavor " + quote(provider->flavor) +
+                                   ", which has no embeddings endpoint");
     if (embedder.model.empty()) fail(path + ".model", "is required (the provider's embedding model)");
     if (embedder.dimensions == 0) fail(path + ".dimensions", "is required (1..16384: the vector size to ask for)");
   }

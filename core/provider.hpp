@@ -35,6 +35,8 @@ struct AttemptError {
   bool context_overflow = false;  // a 400 saying the prompt exceeds the model's context window
   bool key_failure = false;  // the upstream refused this attempt's key (401/403/429): another key of
                              // the same provider may well succeed on the same deployment
+  bool untranslatable = false;  // nothing was sent: this provider cannot express the request (a field
+                                // its API lacks, embeddings on a chat-only API); another deployment may
 };
 
 /// True for the statuses worth trying elsewhere: 408, 409, 429 and 5xx. Other 4xx are the
@@ -49,6 +51,10 @@ struct AttemptTimeouts {
   std::chrono::milliseconds stream_idle{60'000};  // stream: between two chunks
 };
 
+/// What an attempt asks of the upstream: a chat completion (POST /v1/chat/completions) or
+/// embeddings (POST /v1/embeddings; never streamed).
+enum class Operation { kChat, kEmbeddings };
+
 /// What the executor asks one deployment to do. References stay valid for the whole call and,
 /// for a stream, for the stream's life (the RequestContext owns them).
 struct UpstreamCall {
@@ -57,6 +63,7 @@ struct UpstreamCall {
   bool stream = false;
   std::string_view request_id;
   AttemptTimeouts timeouts;
+  Operation operation = Operation::kChat;
 };
 
 using AttemptResult = boost::system::result<Reply, AttemptError>;
@@ -91,9 +98,9 @@ class Provider {
   virtual std::optional<Clock::Steady::time_point> unavailable_until(Clock::Steady::time_point) const {
     return std::nullopt;
   }
-  /// Sends one attempt. Success is a buffered 2xx reply in OpenAI's chat.completion shape (with
-  /// `usage` filled when known), or, for `stream`, a reply whose ChunkStream has not been pulled
-  /// yet (the response head was 2xx). Every failure is an AttemptError; never throws for I/O.
+  /// Sends one attempt. Success is a buffered 2xx reply in OpenAI's chat.completion shape (for
+  /// kEmbeddings: OpenAI's embeddings list) with `usage` filled when known, or, for `stream`, a
+  /// reply whose ChunkStream has not been pulled yet (the response head was 2xx). Every failure is an AttemptError; never throws for I/O.
   virtual boost::asio::awaitable<AttemptResult> call(UpstreamCall call) = 0;
   /// One embedding from the provider's embeddings endpoint. Default: this provider cannot embed
   /// (a non-retryable error). Never throws for I/O.

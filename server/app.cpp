@@ -236,6 +236,7 @@ int App::run() {
   std::atomic<bool> draining{false};
   const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
   ChatHandler chat(config_, chat_pipeline, pricing, clock);
+  ChatHandler embeddings(config_, chat_pipeline, pricing, clock, core::Operation::kEmbeddings);
   ModelsHandler models(config_, now_unix);
   HealthHandler health(config_, clock, fleet, draining);
   MetricsHandler metrics_handler(metrics, cfg.metrics.bearer_token, [&metrics, &upstream_keys, &clock, &fleet, &cache] {
@@ -266,6 +267,7 @@ int App::run() {
 
   EndpointTable endpoints;
   endpoints.add(http::verb::post, "/v1/chat/completions", Access::kCaller, chat);
+  endpoints.add(http::verb::post, "/v1/embeddings", Access::kCaller, embeddings);
   endpoints.add(http::verb::get, "/v1/models", Access::kCaller, models);
   endpoints.add(http::verb::get, "/v1/models/", Access::kCaller, models);
   endpoints.add(http::verb::get, "/health", Access::kPublic, health);

@@ -386,6 +386,7 @@ struct UsageTally {
     u.completion_tokens = output;
     u.total_tokens = u.prompt_tokens + u.completion_tokens;
     u.cached_tokens = cache_read;
+    u.cache_creation_tokens = cache_creation;
     return u;
   }
   ojson to_json() const {
@@ -529,6 +530,11 @@ std::string openai_error_body(std::string_view message, std::string_view type) {
 }  // namespace
 
 core::Result<http::Request> AnthropicAdapter::encode(const core::UpstreamCall& call, const Endpoint& endpoint) const {
+  if (call.operation == core::Operation::kEmbeddings)
+    return core::make_error(core::ErrorKind::kInvalidRequest,
+                            "provider type 'anthropic' has no embeddings endpoint: route model '" +
+                                std::string(call.upstream_model) + "' to an openai or gemini deployment for embeddings",
+                            "model");
   auto body = translate_request(call.body, call.upstream_model, call.stream);
   if (!body) return body.error();
   http::Request request;

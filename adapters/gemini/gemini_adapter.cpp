@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/embedding_list.hpp"
 #include "adapters/wire_text.hpp"
+#include "core/openai/token_estimate.hpp"
 
 namespace tollgate::adapters {
 namespace {
@@ -363,16 +365,20 @@ bool is_translated_field(const std::string& key) {
 }
 
 /// {base}/models/{model}:{method}; a base without a path is the host, whose API version is v1beta.
-std::string url_of(std::string_view base, std::string_view model, bool stream) {
+std::string method_url(std::string_view base, std::string_view model, std::string_view method) {
   while (!base.empty() && base.back() == '/') base.remove_suffix(1);
   if (model.rfind("models/", 0) == 0) model.remove_prefix(7);
   std::string url(base);
   const auto scheme = base.find("://");
   if (scheme != std::string_view::npos && base.find('/', scheme + 3) == std::string_view::npos) url += "/v1beta";
-  url.append("/models/").append(model);
-  url += stream ? ":streamGenerateContent?alt=sse" : ":generateContent";
+  url.append("/models/").append(model).append(method);
   return url;
 }
+
+std::string url_of(std::string_view base, std::string_view model, bool stream) {
+  return method_url(base, model, stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
+}
+
 
 // ---------------------------------------------------------------------------------------------
 // decode
@@ -617,12 +623,118 @@ core::Result<void> GeminiStreamDecoder::feed(const SseEvent& event, std::vector<
   return {};
 }
 
+// ---------------------------------------------------------------------------------------------
+// embeddings
+
+/// One text as an embedContent request (also an item of batchEmbedContents).
+json embed_request(const std::string& text, const json* dimensions) {
+  json request = {{"content", {{"parts", json::array({{{"text", text}}})}}}};
+  if (dimensions != nullptr) request["outputDimensionality"] = *dimensions;
+  return request;
+}
+
+/// OpenAI embeddings body → embedContent (one string) or batchEmbedContents (an array of
+/// strings). Gemini takes text only: token-id inputs are refused, as is any field it has no
+/// equivalent for; `user` is accepted and not sent, `encoding_format` is applied on the way back.
+core::Result<http::Request> encode_embeddings(const core::UpstreamCall& call, const Endpoint& endpoint) {
+  const json& body = call.body;
+  const json* dimensions = nullptr;
+  for (const auto& [key, value] : body.items()) {
+    if (key == "model" || key == "input" || key == "user" || key == "encoding_format" || value.is_null()) continue;
+    if (key == "dimensions") {
+      dimensions = &value;
+      continue;
+    }
+    return unsupported(key);
+  }
+  const auto input = body.find("input");
+  if (input == body.end()) return invalid("'input' is required", "input");
+  const auto token_ids = [] {
+    return invalid("provider type 'gemini' embeds text only: send 'input' as a string or an array of strings", "input");
+  };
+
+  std::string model(call.upstream_model);
+  if (model.rfind("models/", 0) != 0) model.insert(0, "models/");
+  http::Request request;
+  json wire;
+  if (input->is_string()) {
+    wire = embed_request(input->get<std::string>(), dimensions);
+    request.url = method_url(endpoint.base_url, call.upstream_model, ":embedContent");
+  } else {
+    if (!input->is_array()) return token_ids();
+    json requests = json::array();
+    for (const auto& item : *input) {
+      if (!item.is_string()) return token_ids();
+      json one = embed_request(item.get<std::string>(), dimensions);
+      one["model"] = model;
+      requests.push_back(std::move(one));
+    }
+    wire = {{"requests", std::move(requests)}};
+    request.url = method_url(endpoint.base_url, call.upstream_model, ":batchEmbedContents");
+  }
+  try {
+    request.body = wire.dump();
+  } catch (const json::exception&) {
+    return invalid("the text to embed is not valid UTF-8", "input");
+  }
+  request.headers.emplace_back("content-type", "application/json");
+  if (!endpoint.api_key.empty()) request.headers.emplace_back("x-goog-api-key", std::string(endpoint.api_key));
+  return request;
+}
+
+/// The `values` arrays of an embedContent ({embedding}) or batchEmbedContents ({embeddings})
+/// response, in order; empty when the body is neither.
+std::vector<const json*> embedding_values(const json& response) {
+  std::vector<const json*> out;
+  const auto values_of = [](const json& embedding) -> const json* {
+    if (!embedding.is_object()) return nullptr;
+    const auto it = embedding.find("values");
+    return it != embedding.end() && it->is_array() ? &*it : nullptr;
+  };
+  if (const auto one = response.find("embedding"); one != response.end()) {
+    if (const json* values = values_of(*one)) out.push_back(values);
+  } else if (const auto many = response.find("embeddings"); many != response.end() && many->is_array()) {
+    for (const auto& embedding : *many) {
+      const json* values = values_of(embedding);
+      if (values == nullptr) return {};
+      out.push_back(values);
+    }
+  }
+  return out;
+}
+
+core::Result<Decoded> decode_embeddings(std::string_view body, const core::UpstreamCall& call) {
+  const auto malformed = [] {
+    return core::make_error(core::ErrorKind::kUpstreamError, "upstream returned a malformed embeddings body");
+  };
+  const json response = json::parse(body, nullptr, false);
+  if (!response.is_object()) return malformed();
+  const std::vector<const json*> vectors = embedding_values(response);
+  if (vectors.empty()) return malformed();
+  // Gemini's embedding responses carry no token counts (usageMetadata when a future one does):
+  // without them tollgate bills its own estimate, marked estimated, and shows that estimate in
+  // `usage`, which OpenAI's clients expect to be there.
+  Decoded decoded;
+  decoded.usage = usage_of(response);
+  core::Usage shown;
+  if (decoded.usage) {
+    shown = *decoded.usage;
+  } else {
+    shown.prompt_tokens = shown.total_tokens = core::estimate_embedding_tokens(call.body);
+  }
+  auto list = embedding_list(vectors, call.upstream_model, embedding_encoding(call.body), shown);
+  if (!list) return malformed();
+  decoded.body = std::move(*list);
+  return decoded;
+}
+
 }  // namespace
 
 core::Result<http::Request> GeminiAdapter::encode(const core::UpstreamCall& call, const Endpoint& endpoint) const {
   const json& body = call.body;
   if (!body.is_object())
     return core::make_error(core::ErrorKind::kInvalidRequest, "the request body must be a JSON object");
+  if (call.operation == core::Operation::kEmbeddings) return encode_embeddings(call, endpoint);
   const auto messages = body.find("messages");
   if (messages == body.end() || !messages->is_array()) return invalid("'messages' must be an array", "messages");
 
@@ -650,6 +762,7 @@ core::Result<http::Request> GeminiAdapter::encode(const core::UpstreamCall& call
 }
 
 core::Result<Decoded> GeminiAdapter::decode(std::string_view body, const core::UpstreamCall& call) const {
+  if (call.operation == core::Operation::kEmbeddings) return decode_embeddings(body, call);
   const auto malformed = [] {
     return core::make_error(core::ErrorKind::kUpstreamError, "upstream returned a malformed body");
   };
@@ -735,6 +848,36 @@ core::AttemptError GeminiAdapter::classify(int status, const core::Headers& head
                         {"code", code.empty() ? ordered_json() : ordered_json(code)}}}};
   error.body = dump(out);
   return error;
+}
+
+core::Result<http::Request> GeminiAdapter::encode_embedding(const core::EmbeddingCall& call,
+                                                            const Endpoint& endpoint) const {
+  const json dimensions = call.dimensions ? json(*call.dimensions) : json();
+  http::Request request;
+  try {
+    request.body = embed_request(std::string(call.input), call.dimensions ? &dimensions : nullptr).dump();
+  } catch (const json::exception&) {
+    return core::make_error(core::ErrorKind::kInvalidRequest, "the text to embed is not valid UTF-8");
+  }
+  request.url = method_url(endpoint.base_url, call.upstream_model, ":embedContent");
+  request.headers.emplace_back("content-type", "application/json");
+  if (!endpoint.api_key.empty()) request.headers.emplace_back("x-goog-api-key", std::string(endpoint.api_key));
+  return request;
+}
+
+core::Result<std::vector<float>> GeminiAdapter::decode_embedding(std::string_view body) const {
+  const json response = json::parse(body, nullptr, false);
+  const std::vector<const json*> vectors = response.is_object() ? embedding_values(response) : std::vector<const json*>{};
+  std::vector<float> vector;
+  if (!vectors.empty()) {
+    vector.reserve(vectors[0]->size());
+    for (const json& value : *vectors[0]) {
+      if (!value.is_number()) return core::make_error(core::ErrorKind::kUpstreamError, "upstream returned a malformed embeddings body");
+      vector.push_back(value.get<float>());
+    }
+  }
+  if (vector.empty()) return core::make_error(core::ErrorKind::kUpstreamError, "upstream returned a malformed embeddings body");
+  return vector;
 }
 
 std::unique_ptr<StreamDecoder> GeminiAdapter::stream_decoder(const core::UpstreamCall& call) const {

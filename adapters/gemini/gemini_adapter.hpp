@@ -36,6 +36,17 @@ class GeminiAdapter final : public Adapter {
   /// A 400 API_KEY_INVALID is reported as status 401 so the key pool takes the key out of rotation.
   core::AttemptError classify(int status, const core::Headers& headers, std::string_view body) const override;
 
+  /// kEmbeddings (see encode/decode): a string `input` → POST {base}/models/{model}:embedContent,
+  /// an array of strings → :batchEmbedContents (one request per text, `dimensions` as
+  /// outputDimensionality); token-id inputs and fields Gemini has no equivalent for are 400s. The
+  /// answer becomes OpenAI's embeddings list, base64 when the client asked for it; Gemini reports
+  /// no token counts, so the usage is tollgate's estimate.
+
+  /// One text → POST {base}/models/{model}:embedContent (the semantic cache's provider embedder).
+  core::Result<http::Request> encode_embedding(const core::EmbeddingCall& call, const Endpoint& endpoint) const override;
+  /// `embedding.values` (or the first of `embeddings`) as floats; anything else is an upstream error.
+  core::Result<std::vector<float>> decode_embedding(std::string_view body) const override;
+
   /// Each SSE event is one GenerateContentResponse. Gemini has no end marker: the event carrying
   /// finishReason (or a prompt block) ends the stream, and done() is true after it.
   std::unique_ptr<StreamDecoder> stream_decoder(const core::UpstreamCall& call) const override;

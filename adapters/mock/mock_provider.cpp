@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -12,6 +13,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
+
+#include "adapters/embedding_list.hpp"
+#include "core/openai/token_estimate.hpp"
 
 namespace tollgate::adapters {
 namespace {
@@ -221,6 +225,62 @@ boost::asio::awaitable<core::Result<std::optional<core::Chunk>>> MockChunkStream
   co_return std::optional<core::Chunk>(make_chunk(step_++));
 }
 
+/// A deterministic unit vector for one input: each word (or token id) adds 1 to one of
+/// `dimensions` slots picked by FNV-1a, so equal texts get equal vectors and shared words
+/// similar ones.
+json mock_vector(const json& input, std::size_t dimensions) {
+  std::vector<double> vector(dimensions, 0.0);
+  const auto add = [&](std::string_view word) {
+    std::uint32_t hash = 2166136261u;
+    for (char c : word) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+    vector[hash % dimensions] += 1.0;
+  };
+  if (input.is_string()) {
+    const std::string& text = input.get_ref<const std::string&>();
+    std::size_t at = 0;
+    while (at < text.size()) {
+      while (at < text.size() && is_space(text[at])) ++at;
+      std::size_t end = at;
+      while (end < text.size() && !is_space(text[end])) ++end;
+      if (end > at) add(std::string_view(text).substr(at, end - at));
+      at = end;
+    }
+  } else if (input.is_array()) {
+    for (const auto& id : input) add(id.dump());
+  }
+  double norm = 0;
+  for (double v : vector) norm += v * v;
+  if (norm == 0) vector[0] = norm = 1;
+  json out = json::array();
+  for (double v : vector) out.push_back(v / std::sqrt(norm));
+  return out;
+}
+
+/// OpenAI's embeddings list for the request's inputs (`dimensions` long, default 16).
+core::Reply embeddings_reply(const json& body, std::string_view model) {
+  constexpr std::size_t kDefaultDimensions = 16;
+  constexpr std::int64_t kMaxDimensions = 4096;
+  std::size_t dimensions = kDefaultDimensions;
+  if (auto it = body.find("dimensions"); it != body.end() && it->is_number_integer())
+    dimensions = static_cast<std::size_t>(std::clamp<std::int64_t>(it->get<std::int64_t>(), 1, kMaxDimensions));
+  std::vector<json> vectors;
+  const json& input = body.contains("input") ? body.at("input") : json();
+  const bool many = input.is_array() && !input.empty() && !input[0].is_number();
+  if (many) {
+    for (const auto& item : input) vectors.push_back(mock_vector(item, dimensions));
+  } else {
+    vectors.push_back(mock_vector(input, dimensions));
+  }
+  core::Usage usage;
+  usage.prompt_tokens = std::max<std::int64_t>(1, core::estimate_embedding_tokens(body));
+  usage.total_tokens = usage.prompt_tokens;
+  std::vector<const json*> views;
+  for (const auto& vector : vectors) views.push_back(&vector);
+  core::Reply reply = core::Reply::json(200, *embedding_list(views, model, embedding_encoding(body), usage));
+  reply.usage = usage;
+  return reply;
+}
+
 }  // namespace
 
 MockProvider::MockProvider(std::string id, std::shared_ptr<const core::Clock> clock)
@@ -258,6 +318,8 @@ boost::asio::awaitable<core::AttemptResult> MockProvider::call(core::UpstreamCal
         .body = {},
         .retry_after = std::nullopt});
   }
+
+  if (call.operation == core::Operation::kEmbeddings) co_return embeddings_reply(call.body, model);
 
   Script script = make_script(call.body);
   const std::string id = "chatcmpl-mock-" + std::to_string(completions_.fetch_add(1, std::memory_order_relaxed) + 1);

@@ -28,6 +28,9 @@ namespace tollgate::adapters {
 ///                       max_completion_tokens / max_tokens words (finish_reason "length", else
 ///                       "stop"). Usage: prompt_tokens = max(1, bytes of all message texts / 4),
 ///                       completion_tokens = words emitted.
+/// Embeddings (Operation::kEmbeddings): one unit vector per input (`dimensions` floats, default 16;
+/// FNV-1a hashed words, so equal texts embed equally), in OpenAI's list shape, base64 when asked;
+/// prompt_tokens = max(1, tollgate's input estimate).
 /// Unary answers are chat.completion objects; streams are OpenAI's chunk sequence (role chunk,
 /// one chunk per word, finish chunk, usage chunk with `choices: []`). Thread-safe.
 class MockProvider final : public core::Provider {

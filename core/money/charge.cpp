@@ -33,7 +33,7 @@ Charge charge(const RequestContext& ctx, const Pricing& pricing) {
   } else {
     // The prompt estimate exists whenever a deployment answered: the budget or rate-limit stage
     // computed it, or it is computed here from the body (a const read: no caching).
-    out.usage.prompt_tokens = ctx.prompt_estimate >= 0 ? ctx.prompt_estimate : estimate_prompt_tokens(ctx.body);
+    out.usage.prompt_tokens = ctx.prompt_tokens_estimate();
     out.usage.completion_tokens = tokens_for_bytes(ctx.output_text_bytes);
     out.usage.total_tokens = out.usage.prompt_tokens + out.usage.completion_tokens;
     out.usage.estimated = true;

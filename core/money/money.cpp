@@ -35,11 +35,13 @@ Nanos cost_nanos(const Usage& usage, const Price& price) noexcept {
   // An upstream may report more cached tokens than prompt tokens; the excess is not charged at all
   // rather than turning the uncached part negative.
   const std::int64_t cached = std::clamp<std::int64_t>(usage.cached_tokens, 0, prompt);
-  const std::int64_t cached_price = price.cached_input;  // Pricing fills it from input when no figure is given
+  const std::int64_t written = std::clamp<std::int64_t>(usage.cache_creation_tokens, 0, prompt - cached);
 
   // 128 bits: any int64 token count times any price pico_per_token() gives (<= 1e12) is < 1e31.
-  const __int128 pico = static_cast<__int128>(prompt - cached) * price.input +
-                        static_cast<__int128>(cached) * cached_price +
+  // Pricing fills cached_input and cache_write_input from input when no figure is given.
+  const __int128 pico = static_cast<__int128>(prompt - cached - written) * price.input +
+                        static_cast<__int128>(cached) * price.cached_input +
+                        static_cast<__int128>(written) * price.cache_write_input +
                         static_cast<__int128>(completion) * price.output;
   // Half up, once per request: floor((pico + 500) / 1000).
   const __int128 nanos = floor_div(pico + kPicoPerNano / 2, kPicoPerNano);

@@ -19,6 +19,7 @@ struct Price {
   std::int64_t input = 0;
   std::int64_t output = 0;
   std::int64_t cached_input = 0;
+  std::int64_t cache_write_input = 0;  // a prompt token written to the provider's prompt cache
   bool operator==(const Price&) const = default;
 };
 
@@ -26,10 +27,11 @@ struct Price {
 /// negative, not finite, or above 1e6 USD per 1M tokens.
 std::optional<std::int64_t> pico_per_token(double usd_per_million) noexcept;
 
-/// The exact cost of `usage` at `price`: cached prompt tokens at cached_input (Pricing sets it to
-/// input when no cached figure is known), the rest of the prompt at input, completion tokens
+/// The exact cost of `usage` at `price`: cached prompt tokens at cached_input and cache-writing
+/// prompt tokens at cache_write_input (Pricing sets both to input when no figure is known), the
+/// rest of the prompt at input, completion tokens
 /// (reasoning included, as OpenAI counts them) at output; negative counts as 0, cached beyond the
-/// prompt ignored; summed in pico-dollars and rounded half up to the nano once (capped at
+/// prompt ignored (cache writes beyond the uncached rest likewise); summed in pico-dollars and rounded half up to the nano once (capped at
 /// INT64_MAX). Exact whenever the prices are whole nanos per token (≤ 3 decimals per 1M tokens).
 Nanos cost_nanos(const Usage& usage, const Price& price) noexcept;
 

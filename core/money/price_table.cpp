@@ -109,11 +109,13 @@ PriceTable PriceTable::parse_tollgate(const json& root, std::string_view source)
     const std::string path = "models." + key;
     if (key.empty()) fail(source, "models", "a model name must not be empty");
     if (!entry.is_object())
-      fail(source, path, fmt::format("must be an object {{input, output, cached_input?, max_output_tokens?}}, got {}",
+      fail(source, path, fmt::format("must be an object {{input, output, cached_input?, cache_write_input?, max_output_tokens?}}, got {}",
                                      shown(entry)));
     for (const auto& [name, value] : entry.items()) {
-      if (name != "input" && name != "output" && name != "cached_input" && name != "max_output_tokens")
-        fail(source, path + "." + name, "unknown field (expected input, output, cached_input, max_output_tokens)");
+      if (name != "input" && name != "output" && name != "cached_input" && name != "cache_write_input" &&
+          name != "max_output_tokens")
+        fail(source, path + "." + name,
+             "unknown field (expected input, output, cached_input, cache_write_input, max_output_tokens)");
     }
     ModelPrice price;
     for (const char* required : {"input", "output"}) {
@@ -124,6 +126,10 @@ PriceTable PriceTable::parse_tollgate(const json& root, std::string_view source)
     if (const json* cached = field(entry, "cached_input")) {
       price.price.cached_input = read_price(*cached, 1, source, path + ".cached_input");
       price.has_cached_input = true;
+    }
+    if (const json* written = field(entry, "cache_write_input")) {
+      price.price.cache_write_input = read_price(*written, 1, source, path + ".cache_write_input");
+      price.has_cache_write_input = true;
     }
     if (const json* max_output = field(entry, "max_output_tokens")) {
       price.max_output_tokens = positive_integer(*max_output);
@@ -156,6 +162,11 @@ PriceTable PriceTable::parse_litellm(const json& root, std::string_view source) 
       price.price.cached_input =
           read_price(*cached, kTokensPerMillion, source, key + ".cache_read_input_token_cost");
       price.has_cached_input = true;
+    }
+    if (const json* written = field(entry, "cache_creation_input_token_cost")) {
+      price.price.cache_write_input =
+          read_price(*written, kTokensPerMillion, source, key + ".cache_creation_input_token_cost");
+      price.has_cache_write_input = true;
     }
     // LiteLLM's own rule (see its sample_spec): max_tokens stands in when max_output_tokens is
     // missing. Limits LiteLLM writes in other shapes are not worth failing the whole file for.

@@ -19,6 +19,7 @@ namespace tollgate::core {
 struct ModelPrice {
   Price price;
   bool has_cached_input = false;  // false: the file gave no cached figure (price.cached_input is 0)
+  bool has_cache_write_input = false;  // likewise for price.cache_write_input
   std::optional<std::int64_t> max_output_tokens;
   bool operator==(const ModelPrice&) const = default;
 };
@@ -34,9 +35,10 @@ class PriceError : public std::runtime_error {
 class PriceTable {
  public:
   /// tollgate's format {"as_of", "unit", "models": {"<model>" or "<provider type>/<model>":
-  /// {"input", "output", "cached_input"?, "max_output_tokens"?}}} (USD per 1M tokens; unknown fields
-  /// in a model entry are errors), or LiteLLM's model_prices_and_context_window.json ({"<model>":
-  /// {"input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost"?,
+  /// {"input", "output", "cached_input"?, "cache_write_input"?, "max_output_tokens"?}}} (USD per 1M
+  /// tokens; unknown fields in a model entry are errors), or LiteLLM's
+  /// model_prices_and_context_window.json ({"<model>": {"input_cost_per_token",
+  /// "output_cost_per_token", "cache_read_input_token_cost"?, "cache_creation_input_token_cost"?,
   /// "litellm_provider", "max_output_tokens"?, "max_tokens"?, "mode"...}}, USD per token; other
   /// fields are ignored). A top-level "models" object means tollgate's format. LiteLLM's
   /// "sample_spec" is ignored; entries without both per-token costs (image, audio, per-second

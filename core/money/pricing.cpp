@@ -32,17 +32,20 @@ DeploymentPrice resolve(const config::DeploymentConfig& deployment, std::string_
   std::optional<std::int64_t> input = override_price(over.input, config, path + ".price.input");
   std::optional<std::int64_t> output = override_price(over.output, config, path + ".price.output");
   std::optional<std::int64_t> cached = override_price(over.cached_input, config, path + ".price.cached_input");
+  std::optional<std::int64_t> written =
+      override_price(over.cache_write_input, config, path + ".price.cache_write_input");
   if (entry) {
     if (!input) input = entry->price.input;
     if (!output) output = entry->price.output;
     if (!cached && entry->has_cached_input) cached = entry->price.cached_input;
+    if (!written && entry->has_cache_write_input) written = entry->price.cache_write_input;
   }
 
   DeploymentPrice out;
   if (entry) out.max_output_tokens = entry->max_output_tokens;
   if (input && output) {
     out.priced = true;
-    out.price = Price{*input, *output, cached.value_or(*input)};
+    out.price = Price{*input, *output, cached.value_or(*input), written.value_or(*input)};
   }
   return out;
 }
@@ -52,6 +55,7 @@ void raise_to(DeploymentPrice& worst, const DeploymentPrice& candidate) {
     worst.price.input = std::max(worst.price.input, candidate.price.input);
     worst.price.output = std::max(worst.price.output, candidate.price.output);
     worst.price.cached_input = std::max(worst.price.cached_input, candidate.price.cached_input);
+    worst.price.cache_write_input = std::max(worst.price.cache_write_input, candidate.price.cache_write_input);
     worst.priced = true;
   }
   if (candidate.max_output_tokens)

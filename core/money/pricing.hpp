@@ -25,8 +25,9 @@ struct DeploymentPrice {
 /// Every configured deployment's price, resolved once at start-up: the config's `price` override
 /// field by field over the table's entry for (provider type, upstream model). An override with only
 /// some fields takes the rest from the table; one giving input and output prices the deployment
-/// even when the table has no entry. cached_input is the override's, else the table's, else input
-/// (a cached token never costs nothing just because nobody said what it costs).
+/// even when the table has no entry. cached_input and cache_write_input are the override's, else
+/// the table's, else input (a cached token never costs nothing just because nobody said what it
+/// costs).
 ///
 /// Immutable after construction and safe to share between threads; built per config snapshot,
 /// which must outlive it (lookups are by the address of the config's own structs).

@@ -1,4 +1,4 @@
-// Token estimate: a generous prompt size and the requested output budget from a chat request body.
+// Token estimate: a generous prompt size and the requested output budget from a chat (or embeddings) request body.
 #include "core/openai/token_estimate.hpp"
 
 #include <algorithm>
@@ -94,6 +94,20 @@ std::int64_t estimate_prompt_tokens(const json& body) {
   }
   for (const char* field : {"tools", "functions", "response_format"}) {
     if (const json* value = member(body, field)) tokens += json_tokens(*value);
+  }
+  return tokens;
+}
+
+std::int64_t estimate_embedding_tokens(const json& body) {
+  const json* input = member(body, "input");
+  if (input == nullptr) return 0;
+  if (input->is_string()) return string_tokens(*input);
+  if (!input->is_array()) return 0;
+  std::int64_t tokens = 0;
+  for (const auto& item : *input) {
+    if (item.is_string()) tokens += string_tokens(item);
+    else if (item.is_array()) tokens += static_cast<std::int64_t>(item.size());
+    else if (item.is_number()) tokens += 1;  // the whole input is one text's token ids
   }
   return tokens;
 }

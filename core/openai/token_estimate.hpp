@@ -16,6 +16,10 @@ namespace tollgate::core {
 /// what can be read.
 std::int64_t estimate_prompt_tokens(const nlohmann::json& body);
 
+/// An embeddings request's input tokens: ~4 bytes per token (rounded up) of each input text; token
+/// ids count one each. No framing: embedding models bill the input alone. Never negative.
+std::int64_t estimate_embedding_tokens(const nlohmann::json& body);
+
 /// The output budget the request asks for: `max_completion_tokens`, else `max_tokens` (a
 /// positive integer), else 0 (unknown).
 std::int64_t requested_output_tokens(const nlohmann::json& body);

@@ -43,7 +43,9 @@ boost::asio::awaitable<Reply> BudgetGate::handle(RequestContext& ctx, Next next)
 
   const DeploymentPrice& worst = pricing_.worst_case(*model);
   std::int64_t output = requested_output_tokens(ctx.body);
-  if (output == 0) output = worst.max_output_tokens.value_or(kDefaultWorstCaseOutputTokens);
+  // An embeddings request has no output tokens to reserve for.
+  if (output == 0 && ctx.operation == Operation::kChat)
+    output = worst.max_output_tokens.value_or(kDefaultWorstCaseOutputTokens);
   Usage worst_usage;
   worst_usage.prompt_tokens = ctx.estimated_prompt_tokens();
   worst_usage.completion_tokens = output;

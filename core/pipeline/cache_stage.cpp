@@ -162,7 +162,7 @@ boost::asio::awaitable<Reply> CacheStage::handle(RequestContext& ctx, Next next)
     co_return reply;
   }
   if (ctx.cache_key.empty())
-    ctx.cache_key = cache_key(ctx.body, ctx.model_name, cache_partition(ctx.caller, config_->cache.scope));
+    ctx.cache_key = cache_key(ctx.body, ctx.model_name, ctx.key_partition());
   const std::string& key = ctx.cache_key;
   if (directives.read) {
     if (auto found = cache_.get(key)) {

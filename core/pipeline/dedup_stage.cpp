@@ -185,7 +185,7 @@ boost::asio::awaitable<Reply> DedupStage::handle(RequestContext& ctx, Next next)
   // A stream's upstream is handed to a task that keeps the context alive: it must be shared.
   if (ctx.stream && ctx.weak_from_this().expired()) co_return co_await next(ctx);
   if (ctx.cache_key.empty())
-    ctx.cache_key = cache_key(ctx.body, ctx.model_name, cache_partition(ctx.caller, config_->cache.scope));
+    ctx.cache_key = cache_key(ctx.body, ctx.model_name, ctx.key_partition());
   const std::string_view mode = ctx.stream ? ":stream" : ":json";
   std::string key = ctx.cache_key + std::string(mode);
   std::string similar_partition;  // the probe's partition and mode, when semantic dedup is on

@@ -1,6 +1,8 @@
 // Failover executor: passes over resting deployments, retries with backoff, commits streams on their first chunk.
 #include "core/pipeline/failover_executor.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -131,6 +133,18 @@ std::string attempts_summary(const RequestContext& ctx) {
   }
   if (!summary.empty()) summary.pop_back();
   return summary;
+}
+
+/// A non-retryable failure's answer as is: the upstream's own error body and status (or a 502
+/// around its message when it sent none), with the provider, model and attempt count headers.
+Reply passthrough(AttemptError failure, std::string_view provider, std::string_view model, std::size_t attempts) {
+  Reply reply = failure.body.empty() ? Reply::error(make_error(ErrorKind::kUpstreamError, failure.message))
+                                     : Reply::json(failure.status, std::move(failure.body));
+  if (!reply.is_error()) reply.status = failure.status;
+  reply.set_header("x-tollgate-provider", std::string(provider));
+  reply.set_header("x-tollgate-model", std::string(model));
+  reply.set_header("x-tollgate-attempts", std::to_string(attempts));
+  return reply;
 }
 
 Reply all_failed(const RequestContext& ctx) {
@@ -316,7 +330,8 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
       const std::string& provider_id = state.provider_id();
       state.started();
       AttemptResult result = co_await candidate.provider->call(
-          UpstreamCall{ctx.body, upstream_model, ctx.stream, ctx.request_id, within(timeouts, deadline - started)});
+          UpstreamCall{ctx.body, upstream_model, ctx.stream, ctx.request_id, within(timeouts, deadline - started),
+                       ctx.operation});
 
       std::optional<AttemptError> failure;
       Reply reply;
@@ -380,6 +395,14 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
       metrics.upstream_attempt(provider_id, upstream_model, attempt_status_label(*failure), seconds(ended - started));
       spdlog::warn("request {} attempt {} on {} failed: {}", ctx.request_id, attempts, state.label(), failure->message);
 
+      if (failure->untranslatable) {
+        // Nothing was sent: this provider cannot express the request, another deployment may. When
+        // none can, the first refusal is the answer (below).
+        attempted = true;
+        failed[i] = 1;
+        ++i;
+        continue;
+      }
       if (!failure->retryable) {
         if (failure->context_overflow && !on_context_plan && !ctx.context_plan.empty()) {
           // The prompt does not fit this model: the model's larger-context fallbacks may take it.
@@ -395,14 +418,7 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
           continue;
         }
         // The request's own fault (400/401/403/404/413/422…): the upstream's answer goes back as is.
-        Reply passthrough = failure->body.empty()
-                                ? Reply::error(make_error(ErrorKind::kUpstreamError, failure->message))
-                                : Reply::json(failure->status, std::move(failure->body));
-        if (!passthrough.is_error()) passthrough.status = failure->status;
-        passthrough.set_header("x-tollgate-provider", provider_id);
-        passthrough.set_header("x-tollgate-model", upstream_model);
-        passthrough.set_header("x-tollgate-attempts", attempts);
-        co_return passthrough;
+        co_return passthrough(std::move(*failure), provider_id, upstream_model, ctx.attempts.size());
       }
       attempted = true;
       // A refused key (disabled or resting now) says nothing about the deployment: try it again at
@@ -423,6 +439,13 @@ boost::asio::awaitable<Reply> FailoverExecutor::handle(RequestContext& ctx, Next
     break;
   }
 
+  // No deployment could even express the request: the first one's reason is the answer.
+  if (!ctx.attempts.empty() && std::all_of(ctx.attempts.begin(), ctx.attempts.end(), [](const AttemptRecord& a) {
+        return a.error && a.error->untranslatable;
+      })) {
+    AttemptRecord& first = ctx.attempts.front();
+    co_return passthrough(*first.error, first.provider, first.upstream_model, ctx.attempts.size());
+  }
   // Every candidate rests (some perhaps after failing in this very request): say when to come back.
   if (ctx.attempts.empty() || nothing_left) {
     Reply refused = no_healthy_deployment(ctx, passed, clock.now());

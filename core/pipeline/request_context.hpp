@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "core/cache/cache_directives.hpp"
+#include "core/cache/cache_key.hpp"
 #include "core/cache/semantic_index.hpp"
 #include "core/clock.hpp"
 #include "core/identity/caller.hpp"
@@ -45,6 +46,7 @@ struct RequestContext : std::enable_shared_from_this<RequestContext> {
   // Set by the handler before the pipeline runs.
   std::string request_id;
   std::string_view route = "/v1/chat/completions";  // the endpoint path (a static string), for the ledger
+  Operation operation = Operation::kChat;            // what the route asks of the upstream
   std::shared_ptr<const config::Config> config;
   nlohmann::json body;          // the client's JSON body, validated as an object
   std::string model_name;       // body.model
@@ -114,10 +116,23 @@ struct RequestContext : std::enable_shared_from_this<RequestContext> {
     for (auto& settler : pending) settler(*this);
   }
 
-  /// tollgate's estimate of the prompt's tokens (computed once; see token_estimate.hpp).
+  /// tollgate's estimate of the prompt's (for embeddings: the input's) tokens, computed once; see
+  /// token_estimate.hpp.
   std::int64_t estimated_prompt_tokens() {
-    if (prompt_estimate < 0) prompt_estimate = estimate_prompt_tokens(body);
+    if (prompt_estimate < 0) prompt_estimate = prompt_tokens_estimate();
     return prompt_estimate;
+  }
+  /// The same estimate without keeping it (for const readers).
+  std::int64_t prompt_tokens_estimate() const {
+    if (prompt_estimate >= 0) return prompt_estimate;
+    return operation == Operation::kEmbeddings ? estimate_embedding_tokens(body) : estimate_prompt_tokens(body);
+  }
+  /// The tenant part of this request's cache and dedup keys: cache_partition() under cache.scope,
+  /// plus the operation, so a chat body and an embeddings body never share an entry.
+  std::string key_partition() const {
+    std::string partition = cache_partition(caller, config->cache.scope);
+    if (operation == Operation::kEmbeddings) partition += "|embeddings";
+    return partition;
   }
 
   RequestContext() = default;

@@ -9,6 +9,8 @@ namespace tollgate::core {
 boost::asio::awaitable<const SemanticProbe*> semantic_probe(RequestContext& ctx, Embedder& embedder) {
   if (ctx.semantic_probed) co_return ctx.semantic ? &*ctx.semantic : nullptr;
   ctx.semantic_probed = true;
+  // Embeddings are exact by nature: a paraphrase has another vector.
+  if (ctx.operation != Operation::kChat) co_return nullptr;
   auto request = semantic_request(ctx.body);
   if (!request) co_return nullptr;
   auto vector = co_await embedder.embed(std::move(request->text));

@@ -5,7 +5,6 @@
 
 #include "core/money/charge.hpp"
 #include "core/money/tags.hpp"
-#include "core/openai/chat_request.hpp"
 #include "core/time_format.hpp"
 
 namespace tollgate::server {
@@ -68,12 +67,20 @@ class ClientStream final : public core::ChunkStream {
 
 }  // namespace
 
+core::Result<core::ChatRequest> ChatHandler::parse(std::string_view body) const {
+  if (operation_ == core::Operation::kChat) return core::parse_chat_request(body);
+  // An embeddings body carries what the pipeline reads of a chat body: the model, never a stream.
+  auto embeddings = core::parse_embeddings_request(body);
+  if (!embeddings) return embeddings.error();
+  return core::ChatRequest{.body = std::move(embeddings->body), .model = std::move(embeddings->model)};
+}
+
 ChatHandler::ChatHandler(std::shared_ptr<const config::Config> config, const core::Pipeline& pipeline,
-                         const core::Pricing& pricing, const core::Clock& clock)
-    : config_(std::move(config)), pipeline_(pipeline), pricing_(pricing), clock_(clock) {}
+                         const core::Pricing& pricing, const core::Clock& clock, core::Operation operation)
+    : config_(std::move(config)), pipeline_(pipeline), pricing_(pricing), clock_(clock), operation_(operation) {}
 
 boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Exchange& exchange) {
-  auto parsed = core::parse_chat_request(request.body());
+  core::Result<core::ChatRequest> parsed = parse(request.body());
   if (!parsed) co_return HttpReply::error(parsed.error());
   core::Tags tags;
   if (auto header = request.find("x-tollgate-tags"); header != request.end()) {
@@ -111,6 +118,7 @@ boost::asio::awaitable<HttpReply> ChatHandler::handle(const Request& request, Ex
   auto ctx = std::make_shared<core::RequestContext>();
   ctx->request_id = exchange.request_id;
   ctx->route = exchange.route;
+  ctx->operation = operation_;
   ctx->config = config_;
   ctx->model_name = std::move(parsed->model);
   ctx->stream = parsed->stream;

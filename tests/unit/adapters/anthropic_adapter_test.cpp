@@ -243,6 +243,7 @@ TEST_CASE("decode: text blocks joined, usage with cache reads and writes", "[ant
   CHECK(decoded->usage->completion_tokens == 9);
   CHECK(decoded->usage->total_tokens == 2169);
   CHECK(decoded->usage->cached_tokens == 2048);
+  CHECK(decoded->usage->cache_creation_tokens == 100);
 }
 
 TEST_CASE("decode: tool_use blocks become tool_calls", "[anthropic][decode]") {
@@ -376,6 +377,7 @@ TEST_CASE("the stream decoder turns the transcript into OpenAI chunks, split and
       CHECK(usage.completion_tokens == 89);
       CHECK(usage.total_tokens == 689);
       CHECK(usage.cached_tokens == 128);
+      CHECK(usage.cache_creation_tokens == 0);
 
       // After the end, nothing more comes out.
       std::vector<Chunk> after;
@@ -432,4 +434,17 @@ TEST_CASE("the stream decoder: truncation leaves done() false; malformed known e
   auto orphan = fresh->feed(SseEvent{"content_block_delta",
       R"({"type":"content_block_delta","index":3,"delta":{"type":"input_json_delta","partial_json":"{"}})", ""}, none);
   REQUIRE(orphan.has_error());
+}
+
+TEST_CASE("encode: embeddings are refused with a 400 naming the model", "[anthropic][encode][embeddings]") {
+  AnthropicAdapter adapter;
+  const json body = {{"model", "e"}, {"input", "hello"}};
+  auto request = adapter.encode(UpstreamCall{body, "claude-haiku-4-5", false, "r", {}, tollgate::core::Operation::kEmbeddings},
+                                Endpoint{"https://api.anthropic.com", "k"});
+  REQUIRE(request.has_error());
+  CHECK(request.error().kind == ErrorKind::kInvalidRequest);
+  CHECK(request.error().param == "model");
+  CHECK(request.error().message ==
+        "provider type 'anthropic' has no embeddings endpoint: route model 'claude-haiku-4-5' to an openai or gemini "
+        "deployment for embeddings");
 }

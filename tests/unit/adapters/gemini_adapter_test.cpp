@@ -625,3 +625,83 @@ TEST_CASE("stream: truncation leaves done() false; a blocked prompt ends with co
   CHECK(chunks[2].usage_only);
   CHECK(chunks[2].usage->prompt_tokens == 8);
 }
+
+// ---------------------------------------------------------------------------------------------
+// embeddings
+
+namespace {
+UpstreamCall embeddings_call(const json& body) {
+  return UpstreamCall{body, "gemini-embedding-001", false, "req-1", {}, tollgate::core::Operation::kEmbeddings};
+}
+}  // namespace
+
+TEST_CASE("embeddings: one string is an embedContent, an array a batchEmbedContents", "[gemini][embeddings]") {
+  GeminiAdapter adapter;
+  const json one = {{"model", "emb"}, {"input", "hello world"}, {"dimensions", 256}, {"user", "u1"}};
+  auto single = adapter.encode(embeddings_call(one), Endpoint{"https://generativelanguage.googleapis.com", "AIza-k"});
+  REQUIRE(single.has_value());
+  CHECK(single->url == "https://generativelanguage.googleapis.com/v1beta/models/gemini-embedding-001:embedContent");
+  CHECK(single->body == R"({"content":{"parts":[{"text":"hello world"}]},"outputDimensionality":256})");
+  CHECK(header(single->headers, "x-goog-api-key") == "AIza-k");
+
+  const json many = {{"model", "emb"}, {"input", {"a", "b"}}, {"encoding_format", "base64"}};
+  auto batch = adapter.encode(embeddings_call(many), Endpoint{kBase, ""});
+  REQUIRE(batch.has_value());
+  CHECK(batch->url == std::string(kBase) + "/models/gemini-embedding-001:batchEmbedContents");
+  CHECK(batch->body == R"({"requests":[{"content":{"parts":[{"text":"a"}]},"model":"models/gemini-embedding-001"},)"
+                       R"({"content":{"parts":[{"text":"b"}]},"model":"models/gemini-embedding-001"}]})");
+  CHECK(header(batch->headers, "x-goog-api-key") == "<absent>");
+}
+
+TEST_CASE("embeddings: token ids and fields Gemini cannot express are refused", "[gemini][embeddings]") {
+  GeminiAdapter adapter;
+  for (const json& body : {json{{"model", "e"}, {"input", {1, 2, 3}}}, json{{"model", "e"}, {"input", {{1, 2}}}}}) {
+    auto request = adapter.encode(embeddings_call(body), Endpoint{kBase, "k"});
+    REQUIRE(request.has_error());
+    CHECK(request.error().param == "input");
+    CHECK(request.error().message ==
+          "provider type 'gemini' embeds text only: send 'input' as a string or an array of strings");
+  }
+  auto extra = adapter.encode(embeddings_call(json{{"model", "e"}, {"input", "x"}, {"task", "search"}}), Endpoint{kBase, "k"});
+  REQUIRE(extra.has_error());
+  CHECK(extra.error().param == "task");
+}
+
+TEST_CASE("embeddings: embedContent and batch answers become OpenAI's list, floats or base64", "[gemini][embeddings]") {
+  GeminiAdapter adapter;
+  const json floats = {{"model", "emb"}, {"input", "x"}};
+  auto one = adapter.decode(R"({"embedding":{"values":[0.5,-0.25,0.125]}})", embeddings_call(floats));
+  REQUIRE(one.has_value());
+  // Gemini reports no tokens: the body shows tollgate's estimate (1 byte: 1 token), and the
+  // decoded usage stays empty so the bill is marked estimated.
+  CHECK(one->body == R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,-0.25,0.125]}],)"
+                     R"("model":"gemini-embedding-001","usage":{"prompt_tokens":1,"total_tokens":1}})");
+  CHECK_FALSE(one->usage.has_value());
+
+  const json base64 = {{"model", "emb"}, {"input", {"a", "b"}}, {"encoding_format", "base64"}};
+  auto batch = adapter.decode(R"({"embeddings":[{"values":[1.0,-2.0]},{"values":[0.5,-0.25,0.125]}]})",
+                              embeddings_call(base64));
+  REQUIRE(batch.has_value());
+  CHECK(batch->body == R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACAPwAAAMA="},)"
+                       R"({"object":"embedding","index":1,"embedding":"AAAAPwAAgL4AAAA+"}],"model":"gemini-embedding-001",)"
+                       R"("usage":{"prompt_tokens":2,"total_tokens":2}})");
+
+  for (const char* bad : {R"({"candidates":[]})", R"({"embedding":{"values":["x"]}})", R"({"embeddings":[{"v":1}]})", "[]"}) {
+    auto decoded = adapter.decode(bad, embeddings_call(floats));
+    REQUIRE(decoded.has_error());
+    CHECK(decoded.error().kind == ErrorKind::kUpstreamError);
+  }
+}
+
+TEST_CASE("embeddings: the semantic embedder's single text goes through embedContent", "[gemini][embeddings]") {
+  GeminiAdapter adapter;
+  auto request = adapter.encode_embedding(
+      tollgate::core::EmbeddingCall{"text-embedding-004", "what is tollgate", 64, {}}, Endpoint{kBase, "k"});
+  REQUIRE(request.has_value());
+  CHECK(request->url == std::string(kBase) + "/models/text-embedding-004:embedContent");
+  CHECK(request->body == R"({"content":{"parts":[{"text":"what is tollgate"}]},"outputDimensionality":64})");
+  auto vector = adapter.decode_embedding(R"({"embedding":{"values":[0.5,0.25]}})");
+  REQUIRE(vector.has_value());
+  CHECK(*vector == std::vector<float>{0.5f, 0.25f});
+  CHECK(adapter.decode_embedding(R"({"embedding":{"values":[]}})").has_error());
+}

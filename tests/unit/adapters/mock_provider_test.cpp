@@ -253,3 +253,34 @@ TEST_CASE("mock 'broken' models reset unary calls and break streams after two wo
   CHECK(pulled.error->kind == ErrorKind::kUpstreamError);
   CHECK(pulled.error->message == "mock stream broken");
 }
+
+TEST_CASE("mock embeds each input as a deterministic unit vector in OpenAI's list", "[mock][embeddings]") {
+  MockProvider provider;
+  const json body = {{"model", "mock-embed"}, {"input", {"red apple", "red apple", "blue sky"}}, {"dimensions", 8}};
+  auto result = run(provider.call(UpstreamCall{body, "mock-embed", false, "r", {}, tollgate::core::Operation::kEmbeddings}));
+  REQUIRE(result.has_value());
+  const json list = json::parse(result->body);
+  CHECK(list["object"] == "list");
+  CHECK(list["model"] == "mock-embed");
+  REQUIRE(list["data"].size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(list["data"][i]["index"] == i);
+    REQUIRE(list["data"][i]["embedding"].size() == 8);
+    double norm = 0;
+    for (const auto& v : list["data"][i]["embedding"]) norm += v.get<double>() * v.get<double>();
+    CHECK(norm == Approx(1.0));
+  }
+  CHECK(list["data"][0]["embedding"] == list["data"][1]["embedding"]);
+  CHECK(list["data"][0]["embedding"] != list["data"][2]["embedding"]);
+  // "red apple" x2 and "blue sky": 3 + 3 + 2 tokens at 4 bytes a token.
+  CHECK(list["usage"] == json{{"prompt_tokens", 8}, {"total_tokens", 8}});
+  REQUIRE(result->usage.has_value());
+  CHECK(result->usage->prompt_tokens == 8);
+  CHECK(result->usage->completion_tokens == 0);
+
+  const json base64 = {{"model", "m"}, {"input", "x"}, {"encoding_format", "base64"}};
+  auto encoded = run(provider.call(UpstreamCall{base64, "mock-embed", false, "r", {}, tollgate::core::Operation::kEmbeddings}));
+  REQUIRE(encoded.has_value());
+  // 16 float32 values: 64 bytes, 88 base64 characters.
+  CHECK(json::parse(encoded->body)["data"][0]["embedding"].get<std::string>().size() == 88);
+}

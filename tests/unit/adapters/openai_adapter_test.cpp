@@ -279,7 +279,7 @@ TEST_CASE("the stream decoder reports an in-band error after the chunks before i
   CHECK_FALSE(decoder->done());
 }
 
-TEST_CASE("the stream decoder skips empty events and flags usage on a chunk with choices", "[openai][stream]") {
+TEST_CASE("the stream decoder skips empty events and splits usage off a chunk with choices", "[openai][stream]") {
   const json body = json::object();
   OpenAiAdapter adapter;
   auto decoder = adapter.stream_decoder(make_call(body, true));
@@ -287,15 +287,18 @@ TEST_CASE("the stream decoder skips empty events and flags usage on a chunk with
   REQUIRE(decoder->feed(SseEvent{"", "", ""}, chunks).has_value());
   CHECK(chunks.empty());
 
-  // vLLM's continuous_usage_stats: usage on a content chunk.
+  // vLLM's continuous_usage_stats: usage on a content chunk, split into the content and a
+  // usage-only chunk as OpenAI sends it.
   const std::string data =
       R"({"id":"c","choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}})";
   REQUIRE(decoder->feed(SseEvent{"", data, ""}, chunks).has_value());
-  REQUIRE(chunks.size() == 1);
-  CHECK(chunks[0].data == data);
-  REQUIRE(chunks[0].usage.has_value());
-  CHECK(chunks[0].usage->total_tokens == 4);
-  CHECK_FALSE(chunks[0].usage_only);
+  REQUIRE(chunks.size() == 2);
+  CHECK(chunks[0].data == R"({"id":"c","choices":[{"index":0,"delta":{"content":"a"}}]})");
+  CHECK_FALSE(chunks[0].usage.has_value());
+  CHECK(chunks[1].data == R"({"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}})");
+  REQUIRE(chunks[1].usage.has_value());
+  CHECK(chunks[1].usage->total_tokens == 4);
+  CHECK(chunks[1].usage_only);
 
   // Not JSON: the stream is broken.
   auto malformed = decoder->feed(SseEvent{"", "oops", ""}, chunks);
@@ -329,4 +332,29 @@ TEST_CASE("encode_embedding posts to {base_url}/embeddings with the key", "[open
   auto bad = adapter.encode_embedding(tollgate::core::EmbeddingCall{"m", "\xff\xfe", std::nullopt, {}}, Endpoint{"http://h/v1", ""});
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().kind == ErrorKind::kInvalidRequest);
+}
+
+TEST_CASE("embeddings: floats answered to a base64 request are encoded as asked", "[openai][embeddings]") {
+  const OpenAiAdapter adapter;
+  const json asked = {{"model", "e"}, {"input", {"a", "b"}}, {"encoding_format", "base64"}};
+  const UpstreamCall call{asked, "text-embedding-3-small", false, "r", {}, tollgate::core::Operation::kEmbeddings};
+  auto decoded = adapter.decode(
+      R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-2.0]},)"
+      R"({"object":"embedding","index":1,"embedding":[0.5,-0.25,0.125]}],"model":"text-embedding-3-small",)"
+      R"("usage":{"prompt_tokens":2,"total_tokens":2}})",
+      call);
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->body == R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACAPwAAAMA="},)"
+                         R"({"object":"embedding","index":1,"embedding":"AAAAPwAAgL4AAAA+"}],)"
+                         R"("model":"text-embedding-3-small","usage":{"prompt_tokens":2,"total_tokens":2}})");
+  REQUIRE(decoded->usage.has_value());
+  CHECK(decoded->usage->prompt_tokens == 2);
+
+  // Already base64, or floats asked for: the body passes byte for byte.
+  const std::string base64 =
+      R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACAPwAAAMA="}],"model":"m","usage":{"prompt_tokens":1,"total_tokens":1}})";
+  CHECK(adapter.decode(base64, call)->body == base64);
+  const json floats = {{"model", "e"}, {"input", "a"}};
+  const std::string plain = R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0]}],"model":"m"})";
+  CHECK(adapter.decode(plain, UpstreamCall{floats, "m", false, "r", {}, tollgate::core::Operation::kEmbeddings})->body == plain);
 }

@@ -73,7 +73,7 @@ TEST_CASE("the example file loads and yields the documented values") {
   CHECK(config.find_provider("mock")->base_url.empty());
   CHECK(config.find_provider("nope") == nullptr);
 
-  REQUIRE(config.models.size() == 4);
+  REQUIRE(config.models.size() == 5);
   const auto* smart = config.find_model("smart");
   REQUIRE(smart != nullptr);
   CHECK(smart->strategy == "weighted");
@@ -482,4 +482,22 @@ dedup:
   CHECK(path("{provider: openai, model: m}") == "dedup.semantic.embedder.dimensions");
   CHECK(path("{provider: openai, model: m, dimensions: 0}") == "dedup.semantic.embedder.dimensions");
   CHECK(path("{provider: openai, model: m, dimensions: 8, size: 3}") == "dedup.semantic.embedder.size");
+
+  // Providers with an embeddings endpoint: openai-type (not groq or deepseek) and gemini.
+  const std::string more = R"(
+  - {id: g, type: gemini}
+  - {id: fast, type: openai, flavor: groq}
+  - {id: claude, type: anthropic}
+)";
+  const std::string with_more = kMinimal.substr(0, kMinimal.find("models:")) + more.substr(1) + "models:" +
+                                kMinimal.substr(kMinimal.find("models:") + 7);
+  CHECK(load_string(with_more + "dedup: {semantic: {embedder: {provider: g, model: text-embedding-004, dimensions: 64}}}\n",
+                    "tollgate.yaml", env_of({}))
+            .dedup.semantic.embedder.provider == "g");
+  const auto message = [&](const std::string& id) -> std::string {
+    return load_error(with_more + "dedup: {semantic: {embedder: {provider: " + id + ", model: m, dimensions: 8}}}\n").what();
+  };
+  CHECK_THAT(message("fast"), Catch::Contains("dedup.semantic.embedder.provider") &&
+                                  Catch::Contains("has flavor \"groq\", which has no embeddings endpoint"));
+  CHECK_THAT(message("claude"), Catch::Contains("has type \"anthropic\"; only openai-type and gemini providers"));
 }

@@ -1,7 +1,7 @@
 // Request validation: what tollgate rejects itself, with OpenAI's params and wording.
 #include <catch2/catch.hpp>
 
-#include "core/openai/chat_request.hpp"
+#include "core/openai/client_request.hpp"
 
 using namespace tollgate::core;
 
@@ -54,4 +54,58 @@ TEST_CASE("stream must be a boolean and stream_options needs stream") {
   CHECK(error_of(R"({"model":"m","messages":[{}],"stream_options":{"include_usage":true}})").param == "stream_options");
   CHECK(error_of(R"({"model":"m","messages":[{}],"stream":true,"stream_options":{"include_usage":1}})").param ==
         "stream_options.include_usage");
+}
+
+namespace {
+GatewayError embeddings_error(std::string_view body) {
+  auto parsed = parse_embeddings_request(body);
+  REQUIRE_FALSE(parsed.has_value());
+  CHECK(parsed.error().kind == ErrorKind::kInvalidRequest);
+  return parsed.error();
+}
+}  // namespace
+
+TEST_CASE("an embeddings request keeps its body and counts its inputs", "[embeddings]") {
+  auto one = parse_embeddings_request(R"({"model":"e","input":"hello","dimensions":256,"encoding_format":"base64","x":1})");
+  REQUIRE(one.has_value());
+  CHECK(one->model == "e");
+  CHECK(one->inputs == 1);
+  CHECK(one->body["x"] == 1);
+  CHECK(parse_embeddings_request(R"({"model":"e","input":["a","b","c"]})")->inputs == 3);
+  CHECK(parse_embeddings_request(R"({"model":"e","input":[1,2,3]})")->inputs == 1);  // one text as token ids
+  CHECK(parse_embeddings_request(R"({"model":"e","input":[[1,2],[3]]})")->inputs == 2);
+  CHECK(parse_embeddings_request(R"({"model":"e","input":"x","encoding_format":null,"dimensions":null})").has_value());
+}
+
+TEST_CASE("embeddings: model and input are required, input takes OpenAI's shapes only", "[embeddings]") {
+  CHECK(embeddings_error("{").message.find("could not parse the JSON body") != std::string::npos);
+  CHECK(embeddings_error(R"({"input":"x"})").param == "model");
+  auto missing = embeddings_error(R"({"model":"e"})");
+  CHECK(missing.param == "input");
+  CHECK(missing.message == "Missing required parameter: 'input'.");
+  CHECK(embeddings_error(R"({"model":"e","input":""})").message == "Invalid 'input': must not be an empty string.");
+  CHECK(embeddings_error(R"({"model":"e","input":[]})").message ==
+        "Invalid 'input': expected an array with minimum length 1, but got an empty array instead.");
+  CHECK(embeddings_error(R"({"model":"e","input":{"text":"x"}})").message ==
+        "Invalid 'input': expected a string or an array, but got an object instead.");
+  CHECK(embeddings_error(R"({"model":"e","input":["a",""]})").message ==
+        "Invalid 'input': item 1 must be a non-empty string or a non-empty array of token ids (integers >= 0), and all "
+        "items of one kind.");
+  CHECK(embeddings_error(R"({"model":"e","input":["a",[1]]})").message ==
+        "Invalid 'input': item 1 is not of the same kind as item 0 (all strings, or all token-id arrays).");
+  CHECK(embeddings_error(R"({"model":"e","input":[-1]})").param == "input");
+  std::string many = R"({"model":"e","input":[)";
+  for (std::size_t i = 0; i <= kMaxEmbeddingInputs; ++i) many += i ? ",\"t\"" : "\"t\"";
+  many += "]}";
+  CHECK(embeddings_error(many).message ==
+        "Invalid 'input': expected an array with maximum length 2048, but got an array with length 2049 instead.");
+}
+
+TEST_CASE("embeddings: encoding_format and dimensions are checked", "[embeddings]") {
+  auto format = embeddings_error(R"({"model":"e","input":"x","encoding_format":"int8"})");
+  CHECK(format.param == "encoding_format");
+  CHECK(format.message == "Invalid value for 'encoding_format': expected one of 'float' or 'base64', but got \"int8\" instead.");
+  CHECK(embeddings_error(R"({"model":"e","input":"x","dimensions":0})").param == "dimensions");
+  CHECK(embeddings_error(R"({"model":"e","input":"x","dimensions":1.5})").message ==
+        "Invalid 'dimensions': expected an integer >= 1, but got 1.5 instead.");
 }

@@ -531,3 +531,41 @@ TEST_CASE("failures that leave every candidate resting end in a 503 with Retry-A
   CHECK(Fixture::header(reply, "x-tollgate-attempts") == "1");
   CHECK(f.a.models.size() == 1);
 }
+
+TEST_CASE("a deployment that cannot express the request is passed over; when none can, the first refusal answers") {
+  const std::string refusal =
+      R"({"error":{"message":"groq does not support 'logit_bias'","type":"invalid_request_error","param":"logit_bias","code":null}})";
+  auto untranslatable = fails(FailureKind::kStatus, 400, false, refusal);
+  untranslatable.error->untranslatable = true;
+
+  Fixture f;
+  f.a.steps.push_back(untranslatable);
+  Reply reply = f.execute();
+  REQUIRE_FALSE(reply.is_error());
+  CHECK(reply.body == R"({"ok":true})");
+  CHECK(Fixture::header(reply, "x-tollgate-provider") == "b");
+  CHECK(Fixture::header(reply, "x-tollgate-attempts") == "2");
+  CHECK(f.a.models.size() == 1);  // passed over at once: no backoff retry of the same deployment
+
+  Fixture g;
+  auto other = untranslatable;
+  other.error->body = R"({"error":{"message":"second"}})";
+  g.a.steps.push_back(untranslatable);
+  g.b.steps.push_back(other);
+  g.c.steps.push_back(other);
+  Reply none = g.execute();
+  REQUIRE_FALSE(none.is_error());
+  CHECK(none.status == 400);
+  CHECK(none.body == refusal);
+  CHECK(Fixture::header(none, "x-tollgate-provider") == "a");
+  CHECK(Fixture::header(none, "x-tollgate-attempts") == "3");
+
+  // Mixed with a real failure: the usual 502 listing both.
+  Fixture h;
+  h.a.steps.push_back(untranslatable);
+  h.b.steps.push_back(fails(FailureKind::kStatus, 500));
+  h.c.steps.push_back(fails(FailureKind::kStatus, 500));
+  Reply mixed = h.execute();
+  REQUIRE(mixed.is_error());
+  CHECK(mixed.status == 502);
+}

@@ -59,6 +59,20 @@ TEST_CASE("each kind of token costs its own price", "[money]") {
   SECTION("no usage costs nothing") { CHECK(cost_nanos(Usage{}, kMini) == 0); }
 }
 
+TEST_CASE("cache-writing prompt tokens cost cache_write_input, the rest of the prompt input", "[money]") {
+  // claude-sonnet-4-5: 3 / 15 / 0.30 read / 3.75 write USD per 1M tokens.
+  constexpr Price kSonnet{3'000'000, 15'000'000, 300'000, 3'750'000};
+  Usage u = usage(1000, 100, 200);
+  u.cache_creation_tokens = 500;
+  // Nanos per token: 3000 plain, 300 read, 3750 written, 15000 out.
+  CHECK(cost_nanos(u, kSonnet) == 300 * 3000 + 200 * 300 + 500 * 3750 + 100 * 15000);
+  // More written than the uncached rest of the prompt: only that rest is charged as written.
+  u.cache_creation_tokens = 5000;
+  CHECK(cost_nanos(u, kSonnet) == 200 * 300 + 800 * 3750 + 100 * 15000);
+  u.cache_creation_tokens = -3;
+  CHECK(cost_nanos(u, kSonnet) == 800 * 3000 + 200 * 300 + 100 * 15000);
+}
+
 TEST_CASE("more cached than prompt tokens is clamped and never negative", "[money]") {
   CHECK(cost_nanos(usage(100, 0, 500), kMini) == 100 * 75);
   CHECK(cost_nanos(usage(100, 10, 500), kMini) == 100 * 75 + 10 * 600);

@@ -33,11 +33,12 @@ TEST_CASE("tollgate's format: USD per 1M tokens, optional cached price and outpu
     "models": {
       "gpt-x": {"input": 0.15, "output": 0.6, "cached_input": 0.075, "max_output_tokens": 16384},
       "anthropic/claude-x": {"input": 3, "output": 15},
+      "anthropic/claude-w": {"input": 3, "output": 15, "cached_input": 0.3, "cache_write_input": 3.75},
       "embed-x": {"input": 0.02, "output": 0}
     }})",
                                        "test.json");
   CHECK(table.as_of() == "2026-01-02");
-  CHECK(table.size() == 3);
+  CHECK(table.size() == 4);
   CHECK(table.skipped() == 0);
 
   const ModelPrice* gpt = table.find("openai", "gpt-x");
@@ -51,6 +52,11 @@ TEST_CASE("tollgate's format: USD per 1M tokens, optional cached price and outpu
   CHECK(claude->price == Price{3'000'000, 15'000'000, 0});
   CHECK_FALSE(claude->has_cached_input);
   CHECK_FALSE(claude->max_output_tokens.has_value());
+  CHECK_FALSE(claude->has_cache_write_input);
+  const ModelPrice* writes = table.find("anthropic", "claude-w");
+  REQUIRE(writes != nullptr);
+  CHECK(writes->price == Price{3'000'000, 15'000'000, 300'000, 3'750'000});
+  CHECK(writes->has_cache_write_input);
 
   CHECK(table.find("openai", "embed-x")->price == Price{20'000, 0, 0});
   // A prefixed key belongs to that provider type only.
@@ -92,7 +98,7 @@ TEST_CASE("LiteLLM's format: per-token costs, skipped entries, max_tokens fallba
 
   const ModelPrice* opus = table.find("vertex_ai", "claude-opus-4-1");
   REQUIRE(opus != nullptr);
-  CHECK(opus->price == Price{15'000'000, 75'000'000, 1'500'000});
+  CHECK(opus->price == Price{15'000'000, 75'000'000, 1'500'000, 18'750'000});
   CHECK(opus->max_output_tokens == 32000);
 
   CHECK(table.find("openai", "whisper-1") == nullptr);
@@ -116,7 +122,8 @@ TEST_CASE("LiteLLM entries are also found by provider prefix and by bare name", 
   // An unprefixed key also as "<litellm_provider>/<key>"; the key itself still answers.
   const ModelPrice* sonnet = table.find("anthropic", "claude-sonnet-4-5-20250929");
   REQUIRE(sonnet != nullptr);
-  CHECK(sonnet->price == Price{3'000'000, 15'000'000, 300'000});
+  CHECK(sonnet->price == Price{3'000'000, 15'000'000, 300'000, 3'750'000});
+  CHECK(sonnet->has_cache_write_input);
   CHECK(*table.find("openai", "claude-sonnet-4-5-20250929") == *sonnet);
   CHECK(table.find("", "anthropic/claude-haiku-4-5-20251001")->price.output == 5'000'000);
   // litellm_provider is not mapped: gemini-2.5-flash (vertex_ai-language-models) by its key only.
@@ -153,13 +160,14 @@ TEST_CASE("errors name the source and the key path", "[money][prices]") {
   CHECK(error_of(model_entry(R"("output": 1)")) == "test.json: models.gpt-4o.input: is required");
   CHECK(error_of(model_entry(R"("input": 1, "output": 2, "cache_input": 1)")) ==
         "test.json: models.gpt-4o.cache_input: unknown field (expected input, output, cached_input, "
-        "max_output_tokens)");
+        "cache_write_input, max_output_tokens)");
   CHECK(error_of(model_entry(R"("input": 1, "output": 2, "max_output_tokens": 1.5)")) ==
         "test.json: models.gpt-4o.max_output_tokens: must be a whole number > 0, got 1.5");
   CHECK(error_of(model_entry(R"("input": 1, "output": 2, "max_output_tokens": 0)")) ==
         "test.json: models.gpt-4o.max_output_tokens: must be a whole number > 0, got 0");
   CHECK(error_of(R"({"models": {"gpt-4o": 5}})") ==
-        "test.json: models.gpt-4o: must be an object {input, output, cached_input?, max_output_tokens?}, got 5");
+        "test.json: models.gpt-4o: must be an object {input, output, cached_input?, cache_write_input?, "
+        "max_output_tokens?}, got 5");
   CHECK(error_of(R"({"models": {"": {"input": 1, "output": 1}}})") ==
         "test.json: models: a model name must not be empty");
   CHECK(error_of(R"({"as_of": 20260101, "models": {}})") == "test.json: as_of: must be a date string, got 20260101");

@@ -19,7 +19,8 @@ namespace {
 const PriceTable& table() {
   static const PriceTable prices = PriceTable::parse(R"({"models": {
       "gpt-x": {"input": 1, "output": 4, "cached_input": 0.5, "max_output_tokens": 1000},
-      "anthropic/claude-x": {"input": 3, "output": 15, "cached_input": 0.3, "max_output_tokens": 64000},
+      "anthropic/claude-x": {"input": 3, "output": 15, "cached_input": 0.3, "cache_write_input": 3.75,
+                             "max_output_tokens": 64000},
       "nocache": {"input": 2, "output": 8}
     }})",
                                                      "test.json");
@@ -45,8 +46,9 @@ config::ModelConfig model(std::string name, std::vector<config::DeploymentConfig
 }
 
 config::PriceOverride override_of(std::optional<double> input, std::optional<double> output,
-                                  std::optional<double> cached_input) {
-  return config::PriceOverride{input, output, cached_input};
+                                  std::optional<double> cached_input,
+                                  std::optional<double> cache_write_input = std::nullopt) {
+  return config::PriceOverride{input, output, cached_input, cache_write_input};
 }
 
 config::Config make_config() {
@@ -63,6 +65,7 @@ config::Config make_config() {
       model("nocache", {deployment("oa", "nocache")}),
       model("cached-override", {deployment("oa", "gpt-x", override_of({}, {}, 0.1))}),
       model("full-override", {deployment("ant", "claude-x", override_of(0.25, 1.25, 0.025))}),
+      model("write-override", {deployment("ant", "claude-x", override_of({}, {}, {}, 6))}),
       model("empty", {}),
   };
   return config;
@@ -75,7 +78,7 @@ TEST_CASE("a deployment takes the table's price for (provider type, model)", "[m
   const Pricing pricing(config, table());
   const DeploymentPrice& claude = pricing.of(config.find_model("smart")->deployments[0]);
   CHECK(claude.priced);
-  CHECK(claude.price == Price{3'000'000, 15'000'000, 300'000});
+  CHECK(claude.price == Price{3'000'000, 15'000'000, 300'000, 3'750'000});
   CHECK(claude.max_output_tokens == 64000);
 }
 
@@ -85,20 +88,26 @@ TEST_CASE("an override replaces only the fields it gives", "[money][pricing]") {
 
   const DeploymentPrice& input_only = pricing.of(config.find_model("smart")->deployments[1]);
   CHECK(input_only.priced);
-  CHECK(input_only.price == Price{900'000, 4'000'000, 500'000});
+  CHECK(input_only.price == Price{900'000, 4'000'000, 500'000, 900'000});
   CHECK(input_only.max_output_tokens == 1000);
 
-  CHECK(pricing.of(config.find_model("cached-override")->deployments[0]).price == Price{1'000'000, 4'000'000, 100'000});
-  CHECK(pricing.of(config.find_model("full-override")->deployments[0]).price == Price{250'000, 1'250'000, 25'000});
+  CHECK(pricing.of(config.find_model("cached-override")->deployments[0]).price ==
+        Price{1'000'000, 4'000'000, 100'000, 1'000'000});
+  // cache_write_input is not given: the table's, not the overridden input.
+  CHECK(pricing.of(config.find_model("full-override")->deployments[0]).price ==
+        Price{250'000, 1'250'000, 25'000, 3'750'000});
+  CHECK(pricing.of(config.find_model("write-override")->deployments[0]).price ==
+        Price{3'000'000, 15'000'000, 300'000, 6'000'000});
 
   SECTION("input and output in the config price a model the table does not know") {
     const DeploymentPrice& local = pricing.of(config.find_model("local")->deployments[1]);
     CHECK(local.priced);
-    CHECK(local.price == Price{100'000, 200'000, 100'000});  // cached_input defaults to input
+    CHECK(local.price == Price{100'000, 200'000, 100'000, 100'000});  // cached and cache-write prices default to input
     CHECK_FALSE(local.max_output_tokens.has_value());
   }
-  SECTION("a table entry without a cached price charges cached tokens at input") {
-    CHECK(pricing.of(config.find_model("nocache")->deployments[0]).price == Price{2'000'000, 8'000'000, 2'000'000});
+  SECTION("a table entry without cached prices charges cached and cache-writing tokens at input") {
+    CHECK(pricing.of(config.find_model("nocache")->deployments[0]).price ==
+          Price{2'000'000, 8'000'000, 2'000'000, 2'000'000});
   }
   SECTION("an override of input alone does not price an unknown model") {
     const DeploymentPrice& partial = pricing.of(config.find_model("partial")->deployments[0]);
@@ -125,7 +134,7 @@ TEST_CASE("the worst case is the field-by-field maximum over deployments and fal
   // gpt-x's dearer cached price, and the largest output limit.
   const DeploymentPrice& smart = pricing.worst_case(*config.find_model("smart"));
   CHECK(smart.priced);
-  CHECK(smart.price == Price{3'000'000, 15'000'000, 500'000});
+  CHECK(smart.price == Price{3'000'000, 15'000'000, 500'000, 3'750'000});
   CHECK(smart.max_output_tokens == 64000);
   CHECK(pricing.worst_case(*config.find_model("cheap")) == smart);
 
@@ -134,10 +143,10 @@ TEST_CASE("the worst case is the field-by-field maximum over deployments and fal
   mixed.models = {
       model("mixed", {deployment("ant", "claude-x", override_of(0.25, {}, {})), deployment("oa", "nocache")})};
   const Pricing mixed_pricing(mixed, table());
-  CHECK(mixed_pricing.worst_case(mixed.models[0]).price == Price{2'000'000, 15'000'000, 2'000'000});
+  CHECK(mixed_pricing.worst_case(mixed.models[0]).price == Price{2'000'000, 15'000'000, 2'000'000, 3'750'000});
 
   // Unpriced deployments add nothing; with none priced the worst case is unpriced.
-  CHECK(pricing.worst_case(*config.find_model("local")).price == Price{100'000, 200'000, 100'000});
+  CHECK(pricing.worst_case(*config.find_model("local")).price == Price{100'000, 200'000, 100'000, 100'000});
   CHECK(pricing.worst_case(*config.find_model("local")).priced);
   CHECK_FALSE(pricing.worst_case(*config.find_model("partial")).priced);
   CHECK_FALSE(pricing.worst_case(*config.find_model("empty")).priced);
@@ -148,8 +157,8 @@ TEST_CASE("the primary price is the first deployment's", "[money][pricing]") {
   const Pricing pricing(config, table());
   const config::ModelConfig& smart = *config.find_model("smart");
   CHECK(&pricing.primary(smart) == &pricing.of(smart.deployments[0]));
-  CHECK(pricing.primary(smart).price == Price{3'000'000, 15'000'000, 300'000});
-  CHECK(pricing.primary(*config.find_model("cheap")).price == Price{1'000'000, 4'000'000, 500'000});
+  CHECK(pricing.primary(smart).price == Price{3'000'000, 15'000'000, 300'000, 3'750'000});
+  CHECK(pricing.primary(*config.find_model("cheap")).price == Price{1'000'000, 4'000'000, 500'000, 1'000'000});
   CHECK_FALSE(pricing.primary(*config.find_model("empty")).priced);
 }
 

@@ -90,3 +90,12 @@ TEST_CASE("requested_output_tokens prefers max_completion_tokens, then max_token
   CHECK(requested_output_tokens(json()) == 0);
   CHECK(requested_output_tokens(json::array({1})) == 0);
 }
+
+TEST_CASE("an embeddings input counts 4 bytes a token per text and one per token id, no framing", "[estimate]") {
+  CHECK(estimate_embedding_tokens(json{{"input", "abcdefghi"}}) == 3);
+  CHECK(estimate_embedding_tokens(json{{"input", {"abcd", "abcde"}}}) == 1 + 2);
+  CHECK(estimate_embedding_tokens(json{{"input", {1, 2, 3}}}) == 3);
+  CHECK(estimate_embedding_tokens(json{{"input", {{1, 2}, {3}}}}) == 3);
+  CHECK(estimate_embedding_tokens(json{{"model", "e"}}) == 0);
+  CHECK(estimate_embedding_tokens(json{{"input", 5}}) == 0);
+}
