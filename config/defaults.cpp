@@ -78,13 +78,13 @@ Config embedded_defaults(const EnvLookup& env, bool* uses_mock_only) {
   config.source = std::string(detail::kEmbeddedSource);
 
   if (std::string key = env_value(env, "OPENAI_API_KEY"); !key.empty()) {
-    add_provider(config, "openai", "openai", "", {std::move(key)}, {"gpt-4o-mini", "gpt-4o"});
+    add_provider(config, "openai", "openai", "", {std::move(key)}, {"gpt-4o-mini", "gpt-4o", "text-embedding-3-small"});
   }
   if (std::string key = env_value(env, "ANTHROPIC_API_KEY"); !key.empty()) {
     add_provider(config, "anthropic", "anthropic", "", {std::move(key)}, {"claude-sonnet-4-5", "claude-haiku-4-5"});
   }
   if (std::string key = env_value(env, "GEMINI_API_KEY"); !key.empty()) {
-    add_provider(config, "gemini", "gemini", "", {std::move(key)}, {"gemini-2.5-flash", "gemini-2.5-pro"});
+    add_provider(config, "gemini", "gemini", "", {std::move(key)}, {"gemini-2.5-flash", "gemini-2.5-pro", "gemini-embedding-001"});
   }
   if (std::string url = env_value(env, "OLLAMA_BASE_URL"); !url.empty()) {
     add_provider(config, "ollama", "openai", ollama_base_url(std::move(url)), {}, {"llama3.2"}, "ollama");

@@ -208,6 +208,7 @@ std::string failover_reason(const AttemptError& error) {
 }
 
 std::string attempt_status_label(const AttemptError& error) {
+  if (error.untranslatable) return "untranslatable";  // nothing was sent upstream
   switch (error.kind) {
     case FailureKind::kStatus: return std::to_string(error.status);
     case FailureKind::kTimeout: return "timeout";

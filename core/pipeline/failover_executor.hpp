@@ -59,7 +59,7 @@ class FailoverExecutor final : public Middleware {
 };
 
 /// The upstream-status label of an attempt error: the HTTP status, or timeout / connect_error /
-/// protocol_error.
+/// protocol_error, or untranslatable (the adapter could not express the request; nothing was sent).
 std::string attempt_status_label(const AttemptError& error);
 /// Why the executor moved on from a failed attempt, for tollgate_failovers_total: key_refused, or
 /// the attempt's status label.

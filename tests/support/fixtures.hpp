@@ -1,4 +1,4 @@
-// Test support: golden wire fixtures under tests/fixtures/, and header lookup in adapter output.
+// Test support: golden wire fixtures under tests/fixtures/, CRLF transcripts, and header lookup in adapter output.
 #pragma once
 
 #include <fstream>
@@ -19,6 +19,16 @@ inline std::string read_fixture(const std::string& relative) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+/// `text` with every LF preceded by CR: a wire transcript as a CRLF server sends it.
+inline std::string with_crlf(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') out += '\r';
+    out += c;
+  }
+  return out;
 }
 
 /// The value of the first header named exactly `name`, or "<absent>".

@@ -49,15 +49,6 @@ std::string without_created(const std::string& text) {
   return value.dump();
 }
 
-std::string with_crlf(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("encode: URL, headers, system, multi-turn and the max_tokens default", "[anthropic][encode]") {
@@ -348,7 +339,7 @@ TEST_CASE("the stream decoder turns the transcript into OpenAI chunks, split and
              R"("prompt_tokens_details":{"cached_tokens":128}}})",
   };
 
-  for (const std::string& transcript : {base, with_crlf(base)}) {
+  for (const std::string& transcript : {base, tollgate::testing::with_crlf(base)}) {
     for (std::size_t piece : {std::size_t{5}, std::size_t{64}, transcript.size()}) {
       AnthropicAdapter adapter;
       const json body = json::object();

@@ -94,15 +94,6 @@ json text_chunk(const std::string& id, const std::string& model, const json& del
               {"choices", {{{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", finish}}}}};
 }
 
-std::string to_crlf(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("encode: system, multi-turn, sampling and stop become a generateContent body", "[gemini][encode]") {
@@ -507,7 +498,7 @@ TEST_CASE("stream: text deltas, a finish chunk and a usage chunk, in pieces and 
              {"total_tokens", 19},
              {"prompt_tokens_details", {{"cached_tokens", 0}}},
              {"completion_tokens_details", {{"reasoning_tokens", 0}}}}}}};
-  for (const std::string& transcript : {fixture("stream.sse"), to_crlf(fixture("stream.sse"))}) {
+  for (const std::string& transcript : {fixture("stream.sse"), tollgate::testing::with_crlf(fixture("stream.sse"))}) {
     for (std::size_t piece : {std::size_t{7}, std::size_t{1}, transcript.size()}) {
       auto decoder = adapter.stream_decoder(make_call(body, true));
       const auto chunks = run_stream(transcript, piece, *decoder);

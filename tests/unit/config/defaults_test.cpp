@@ -55,7 +55,7 @@ TEST_CASE("embedded defaults with OPENAI_API_KEY only") {
   CHECK(config.providers[0].type == "openai");
   CHECK(config.providers[0].base_url == "https://api.openai.com/v1");
   CHECK(config.providers[0].keys == std::vector<std::string>{"sk-abc"});
-  CHECK(model_names(config) == std::vector<std::string>{"gpt-4o-mini", "gpt-4o"});
+  CHECK(model_names(config) == std::vector<std::string>{"gpt-4o-mini", "gpt-4o", "text-embedding-3-small"});
   CHECK(config.find_model("gpt-4o")->deployments.at(0).model == "gpt-4o");
   CHECK(config.find_model("mock-1") == nullptr);
 }
@@ -69,9 +69,9 @@ TEST_CASE("embedded defaults with every provider") {
                                           &mock_only);
   CHECK_FALSE(mock_only);
   CHECK(config.providers.size() == 4);
-  CHECK(model_names(config) == std::vector<std::string>{"gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5",
-                                                        "claude-haiku-4-5", "gemini-2.5-flash", "gemini-2.5-pro",
-                                                        "llama3.2"});
+  CHECK(model_names(config) == std::vector<std::string>{"gpt-4o-mini", "gpt-4o", "text-embedding-3-small",
+                                                        "claude-sonnet-4-5", "claude-haiku-4-5", "gemini-2.5-flash",
+                                                        "gemini-2.5-pro", "gemini-embedding-001", "llama3.2"});
   CHECK(config.find_provider("anthropic")->base_url == "https://api.anthropic.com");
   CHECK(config.find_provider("gemini")->base_url == "https://generativelanguage.googleapis.com");
   CHECK(config.find_model("claude-haiku-4-5")->deployments.at(0).provider == "anthropic");
