@@ -30,6 +30,19 @@ void append_json(std::string& out, const json& value) {
   serializer.dump(value, false, false, 0);
 }
 
+/// `name` (a field or model name) as a JSON string onto the end of `out`: written as it is when it
+/// needs no escaping (the usual case, without building a json value), else through the library.
+void append_name(std::string& out, std::string_view name) {
+  const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.' || c == '/' || c == ':';
+  });
+  if (!plain) return append_json(out, json(std::string(name)));
+  out += '"';
+  out += name;
+  out += '"';
+}
+
 /// OpenAI's error shape around `message` (the upstream's text, cut to 512 bytes).
 std::string wrap_error_body(int status, std::string_view message) {
   const std::string_view text = utf8_prefix(trim(message), kMaxWrappedMessageBytes);
@@ -378,10 +391,10 @@ core::Result<http::Request> OpenAiAdapter::encode(const core::UpstreamCall& call
   std::string& out = request.body;
   try {
     out += "{\"model\":";
-    append_json(out, json(std::string(call.upstream_model)));
+    append_name(out, call.upstream_model);
     auto field = [&out](std::string_view key) {
       out += ',';
-      append_json(out, json(std::string(key)));
+      append_name(out, key);
       out += ':';
     };
     const auto stream_field = body.find("stream");
@@ -445,7 +458,7 @@ core::Result<http::Request> OpenAiAdapter::encode_embeddings(const core::Upstrea
   std::string& out = request.body;
   try {
     out += "{\"model\":";
-    append_json(out, json(std::string(call.upstream_model)));
+    append_name(out, call.upstream_model);
     for (const auto& [key, value] : call.body.items()) {
       if (key == "model" || contains(flavor.embedding_dropped, key)) continue;
       std::string_view name = key;
