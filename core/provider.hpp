@@ -100,7 +100,8 @@ class Provider {
   }
   /// Sends one attempt. Success is a buffered 2xx reply in OpenAI's chat.completion shape (for
   /// kEmbeddings: OpenAI's embeddings list) with `usage` filled when known, or, for `stream`, a
-  /// reply whose ChunkStream has not been pulled yet (the response head was 2xx). Every failure is an AttemptError; never throws for I/O.
+  /// reply whose ChunkStream has not been pulled yet (the response head was 2xx). Every failure
+  /// is an AttemptError; never throws for I/O.
   virtual boost::asio::awaitable<AttemptResult> call(UpstreamCall call) = 0;
   /// One embedding from the provider's embeddings endpoint. Default: this provider cannot embed
   /// (a non-retryable error). Never throws for I/O.

@@ -80,6 +80,8 @@ function gateway_config() {
       provider('gem-block-r', 'gemini', 'block=response'),
       provider('gem-thoughts', 'gemini', 'thoughts=5'),
       provider('gem-429', 'gemini', 'status=429,retry_after=1'),
+      // Groq (flavor groq) behind the OpenAI-speaking fake: it refuses logit_bias before any call.
+      { id: 'groq', type: 'openai', flavor: 'groq', base_url: `${up.origin}/scenario/id=groq/v1`, keys: [kSecret] },
       // Azure OpenAI: the deployment URL, api-version and the api-key header (flavor azure).
       { id: 'az', type: 'openai', flavor: 'azure', base_url: `${up.origin}/scenario/require_key=${kSecret}`,
         api_version: '2024-10-21', keys: [kSecret] },
@@ -104,6 +106,8 @@ function gateway_config() {
       model('emb-gem', [dep('gem', 'text-embedding-004', kEmbedPrices.gem)]),
       model('emb-ant', [dep('ant', 'claude-x', kPrices.ant)]),
       model('chat-az', [dep('az', 'gpt-x-deployment', kPrices.oa)]),
+      model('mixed', [dep('groq', 'llama-x', kPrices.oa), dep('oa', 'gpt-x', kPrices.oa)]),
+      model('groq-only', [dep('groq', 'llama-x', kPrices.oa)]),
       model('emb-az', [dep('az', 'embed-deployment', kEmbedPrices.oa)]),
     ],
     routing: {
@@ -839,4 +843,31 @@ test('azure: chat, stream and embeddings go to the deployment URL with api-versi
     ['POST', `${prefix}/gpt-x-deployment/chat/completions?api-version=2024-10-21`, kSecret, undefined],
     ['POST', `${prefix}/embed-deployment/embeddings?api-version=2024-10-21`, kSecret, undefined],
   ]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// A deployment that cannot express the request is passed over without a call
+
+test('a field one flavour refuses moves to a deployment that takes it; with none, a 400 naming it', async () => {
+  const prompt = unique_prompt('bias me');
+  await request('POST', `${up.origin}/_reset`);
+  const body = { messages: [{ role: 'user', content: prompt }], logit_bias: { 50256: -100 } };
+  const { data, response } = await client.chat.completions.create({ model: 'mixed', ...body }).withResponse();
+  assert.equal(data.choices[0].message.content, prompt);
+  assert.equal(response.headers.get('x-tollgate-provider'), 'oa');
+  assert.equal(response.headers.get('x-tollgate-attempts'), '2');
+  // Groq was never called; OpenAI got the field untouched.
+  let stats = (await request('GET', `${up.origin}/_stats`)).json;
+  assert.deepEqual(stats.last_requests.map((r) => r.path), ['/v1/chat/completions']);
+  assert.deepEqual(stats.last_requests[0].body.logit_bias, { 50256: -100 });
+
+  await request('POST', `${up.origin}/_reset`);
+  await assert.rejects(client.chat.completions.create({ model: 'groq-only', ...body }), (error) => {
+    assert.equal(error.status, 400);
+    assert.equal(error.param, 'logit_bias');
+    assert.match(error.message, /groq does not support 'logit_bias'; remove it or route this request to another provider/);
+    return true;
+  });
+  stats = (await request('GET', `${up.origin}/_stats`)).json;
+  assert.equal(stats.requests, 0);
 });
