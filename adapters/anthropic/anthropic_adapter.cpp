@@ -231,6 +231,42 @@ Refusal translate_tools(const json& tools, ojson& out) {
   return std::nullopt;
 }
 
+/// The tool a JSON `response_format` becomes: Anthropic has no JSON mode, so the model is made to
+/// call this one tool, whose input is the JSON answer (the widely used forced-tool technique).
+constexpr std::string_view kJsonTool = "json_response";
+
+/// True when the client asked for a JSON answer (`response_format` json_object or json_schema).
+bool wants_json(const json& body) {
+  const auto format = body.find("response_format");
+  if (format == body.end() || !format->is_object()) return false;
+  const std::string type = format->value("type", "");
+  return type == "json_object" || type == "json_schema";
+}
+
+/// response_format → nothing (text) or the forced JSON tool: json_object takes any object,
+/// json_schema its schema, whose root must be an object (Anthropic's input_schema is one).
+Refusal translate_response_format(const json& format, std::optional<ojson>& tool) {
+  const std::string type = format.is_object() ? format.value("type", "") : "";
+  if (type == "text") return std::nullopt;
+  if (type == "json_object") {
+    tool = ojson{{"name", kJsonTool},
+                 {"description", "Respond with the answer as a JSON object."},
+                 {"input_schema", {{"type", "object"}}}};
+    return std::nullopt;
+  }
+  if (type != "json_schema")
+    return invalid("'response_format.type' must be text, json_object or json_schema", "response_format.type");
+  const auto spec = format.find("json_schema");
+  if (spec == format.end() || !spec->is_object() || !spec->contains("schema") || !(*spec)["schema"].is_object() ||
+      (*spec)["schema"].value("type", "") != "object")
+    return invalid("'response_format.json_schema.schema' must be a JSON schema of an object (provider type anthropic)",
+                   "response_format.json_schema.schema");
+  std::string description = "Respond with the answer as JSON matching this schema.";
+  if (const auto it = spec->find("description"); it != spec->end() && it->is_string()) description = *it;
+  tool = ojson{{"name", kJsonTool}, {"description", description}, {"input_schema", (*spec)["schema"]}};
+  return std::nullopt;
+}
+
 Refusal translate_tool_choice(const json& choice, ojson& out) {
   if (choice == "auto") out = {{"type", "auto"}};
   else if (choice == "required") out = {{"type", "any"}};
@@ -258,7 +294,8 @@ Refusal unit_interval(const json& value, const std::string& param, std::optional
 core::Result<ojson> translate_request(const json& body, std::string_view model, bool stream) {
   if (!body.is_object()) return invalid("the request body must be a JSON object", "");
   ojson system, messages;
-  std::optional<ojson> max_tokens, max_completion_tokens, stop, temperature, top_p, tools, tool_choice, user;
+  std::optional<ojson> max_tokens, max_completion_tokens, stop, temperature, top_p, tools, tool_choice, user,
+      json_tool;
   std::optional<bool> parallel_tool_calls;
   bool has_messages = false;
 
@@ -308,14 +345,20 @@ core::Result<ojson> translate_request(const json& body, std::string_view model, 
     } else if (key == "logit_bias") {
       if (!(value.is_object() && value.empty())) refused = unsupported(key);
     } else if (key == "response_format") {
-      if (!(value.is_object() && value.value("type", "") == "text"))
-        refused = invalid("'response_format' other than text is not supported by provider type anthropic", key);
+      refused = translate_response_format(value, json_tool);
     } else {
       refused = unsupported(key);
     }
     if (refused) return *refused;
   }
   if (!has_messages) return invalid("'messages' is required", "messages");
+  if (json_tool) {
+    // The forced JSON tool would keep the model from calling the client's own tools.
+    if (tools) return invalid("a JSON 'response_format' together with 'tools' is not supported by provider type anthropic",
+                              "response_format");
+    tools = ojson::array({std::move(*json_tool)});
+    tool_choice = ojson{{"type", "tool"}, {"name", kJsonTool}};
+  }
 
   if (parallel_tool_calls == false && tools) {
     if (!tool_choice) tool_choice = ojson{{"type", "auto"}};
@@ -401,6 +444,9 @@ struct UsageTally {
 
 class AnthropicStreamDecoder final : public StreamDecoder {
  public:
+  /// `json_mode`: the request asked for a JSON response_format, so the forced JSON tool's input
+  /// streams as content.
+  explicit AnthropicStreamDecoder(bool json_mode) : json_mode_(json_mode) {}
   core::Result<void> feed(const SseEvent& event, std::vector<core::Chunk>& out) override;
   bool done() const noexcept override { return done_; }
 
@@ -414,6 +460,8 @@ class AnthropicStreamDecoder final : public StreamDecoder {
   std::int64_t created_ = 0;
   std::map<std::int64_t, std::int64_t> tool_index_;  // content block index → OpenAI tool-call index
   UsageTally usage_;
+  bool json_mode_ = false;
+  std::optional<std::int64_t> json_block_;  // the content block of the forced JSON tool, once started
 };
 
 ojson AnthropicStreamDecoder::chunk(ojson delta, const std::optional<std::string>& finish) const {
@@ -470,6 +518,8 @@ core::Result<void> AnthropicStreamDecoder::feed(const SseEvent& event, std::vect
     if (block_type == "text") {
       const std::string text = block.value("text", "");
       if (!text.empty()) push(chunk({{"content", text}}), out);
+    } else if (block_type == "tool_use" && json_mode_ && block.value("name", "") == kJsonTool) {
+      json_block_ = int_field(parsed, "index");
     } else if (block_type == "tool_use") {
       const std::int64_t index = static_cast<std::int64_t>(tool_index_.size());
       tool_index_[int_field(parsed, "index")] = index;
@@ -486,6 +536,9 @@ core::Result<void> AnthropicStreamDecoder::feed(const SseEvent& event, std::vect
     if (delta_type == "text_delta") {
       const std::string text = delta.value("text", "");
       if (!text.empty()) push(chunk({{"content", text}}), out);
+    } else if (delta_type == "input_json_delta" && json_block_ == int_field(parsed, "index")) {
+      const std::string partial = delta.value("partial_json", "");
+      if (!partial.empty()) push(chunk({{"content", partial}}), out);
     } else if (delta_type == "input_json_delta") {
       const auto it = tool_index_.find(int_field(parsed, "index"));
       const std::string partial = delta.value("partial_json", "");
@@ -498,8 +551,10 @@ core::Result<void> AnthropicStreamDecoder::feed(const SseEvent& event, std::vect
   } else if (type == "message_delta") {
     if (parsed.contains("usage")) usage_.read(parsed["usage"]);
     const json delta = parsed.value("delta", json::object());
-    if (auto finish = finish_reason(delta.contains("stop_reason") ? delta["stop_reason"] : json()))
+    if (auto finish = finish_reason(delta.contains("stop_reason") ? delta["stop_reason"] : json())) {
+      if (json_block_ && finish == "tool_calls") finish = "stop";
       push(chunk(ojson::object(), finish), out);
+    }
   } else if (type == "message_stop") {
     done_ = true;
     if (usage_.known) {
@@ -551,7 +606,7 @@ core::Result<http::Request> AnthropicAdapter::encode(const core::UpstreamCall& c
   return request;
 }
 
-core::Result<Decoded> AnthropicAdapter::decode(std::string_view body, const core::UpstreamCall&) const {
+core::Result<Decoded> AnthropicAdapter::decode(std::string_view body, const core::UpstreamCall& call) const {
   const auto malformed = [] {
     return core::make_error(core::ErrorKind::kUpstreamError, "upstream returned a malformed body");
   };
@@ -562,6 +617,8 @@ core::Result<Decoded> AnthropicAdapter::decode(std::string_view body, const core
 
   std::string text;
   bool has_text = false;
+  const bool json_mode = wants_json(call.body);
+  bool answered_json = false;
   ojson tool_calls = ojson::array();
   for (const json& block : parsed["content"]) {
     if (!block.is_object()) return malformed();
@@ -571,6 +628,13 @@ core::Result<Decoded> AnthropicAdapter::decode(std::string_view body, const core
       has_text = true;
     } else if (type == "tool_use") {
       const json input = block.contains("input") ? block["input"] : json::object();
+      if (json_mode && block.value("name", "") == kJsonTool) {
+        // The forced JSON tool's input is the answer.
+        text += input.dump(-1, ' ', false, json::error_handler_t::replace);
+        has_text = true;
+        answered_json = true;
+        continue;
+      }
       tool_calls.push_back({{"id", block.value("id", "")},
                             {"type", "function"},
                             {"function", {{"name", block.value("name", "")}, {"arguments", input.dump()}}}});
@@ -580,7 +644,8 @@ core::Result<Decoded> AnthropicAdapter::decode(std::string_view body, const core
 
   ojson message = {{"role", "assistant"}, {"content", has_text || tool_calls.empty() ? ojson(text) : ojson()}};
   if (!tool_calls.empty()) message["tool_calls"] = std::move(tool_calls);
-  const auto finish = finish_reason(parsed.contains("stop_reason") ? parsed["stop_reason"] : json());
+  auto finish = finish_reason(parsed.contains("stop_reason") ? parsed["stop_reason"] : json());
+  if (answered_json && finish == "tool_calls") finish = "stop";
 
   UsageTally tally;
   if (parsed.contains("usage")) tally.read(parsed["usage"]);
@@ -626,8 +691,8 @@ core::AttemptError AnthropicAdapter::classify(int status, const core::Headers& h
   return error;
 }
 
-std::unique_ptr<StreamDecoder> AnthropicAdapter::stream_decoder(const core::UpstreamCall&) const {
-  return std::make_unique<AnthropicStreamDecoder>();
+std::unique_ptr<StreamDecoder> AnthropicAdapter::stream_decoder(const core::UpstreamCall& call) const {
+  return std::make_unique<AnthropicStreamDecoder>(wants_json(call.body));
 }
 
 }  // namespace tollgate::adapters

@@ -24,12 +24,15 @@ class AnthropicAdapter final : public Adapter {
   /// POST {base_url}/v1/messages, or {base_url}/messages when base_url already ends in /v1;
   /// `x-api-key` only when a key is given, `anthropic-version: 2023-06-01`. System/developer
   /// messages become `system`; image parts, tools, tool_choice, assistant tool_calls and tool
-  /// results become Anthropic content blocks. A parameter Anthropic cannot express (or outside
+  /// results become Anthropic content blocks. A JSON `response_format` (json_object, or json_schema
+  /// with an object schema) becomes one forced tool, `json_response`, whose input is the answer (not
+  /// together with the client's own tools: a 400). A parameter Anthropic cannot express (or outside
   /// its range) is a 400 naming it; the harmless ones dropped are listed in the .cpp.
   core::Result<http::Request> encode(const core::UpstreamCall& call, const Endpoint& endpoint) const override;
 
   /// A Messages API `message` → chat.completion (text joined, tool_use → tool_calls,
-  /// stop_reason → finish_reason, usage with cache reads as cached_tokens). `created` is the
+  /// stop_reason → finish_reason, usage with cache reads as cached_tokens). For a JSON
+  /// response_format the `json_response` tool's input is the content, finish_reason stop. `created` is the
   /// decode time (Anthropic sends none). Anything else is an upstream error.
   core::Result<Decoded> decode(std::string_view body, const core::UpstreamCall& call) const override;
 
@@ -40,7 +43,8 @@ class AnthropicAdapter final : public Adapter {
   core::AttemptError classify(int status, const core::Headers& headers, std::string_view body) const override;
 
   /// message_start → role chunk; text and input_json_delta deltas → content / tool-call chunks
-  /// (one OpenAI tool-call index per tool_use block, in order); message_delta → finish chunk;
+  /// (one OpenAI tool-call index per tool_use block, in order; the `json_response` tool's
+  /// arguments of a JSON response_format stream as content); message_delta → finish chunk;
   /// message_stop → usage-only chunk and done. ping, thinking blocks and unknown events are
   /// ignored; an `error` event is a kUpstreamError.
   std::unique_ptr<StreamDecoder> stream_decoder(const core::UpstreamCall& call) const override;

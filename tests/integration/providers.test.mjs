@@ -871,3 +871,29 @@ test('a field one flavour refuses moves to a deployment that takes it; with none
   stats = (await request('GET', `${up.origin}/_stats`)).json;
   assert.equal(stats.requests, 0);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Structured output on Anthropic: a JSON response_format becomes a forced tool
+
+test('anthropic: response_format json_schema answers JSON content, non-stream and stream', async () => {
+  const prompt = unique_prompt('give me json');
+  await request('POST', `${up.origin}/_reset`);
+  const response_format = {
+    type: 'json_schema',
+    json_schema: { name: 'answer', schema: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] } },
+  };
+  const messages = [{ role: 'user', content: prompt }];
+  const data = await client.chat.completions.create({ model: 'chat-ant', messages, response_format });
+  assert.equal(data.choices[0].finish_reason, 'stop');
+  assert.equal(data.choices[0].message.tool_calls, undefined);
+  // The fake answers a forced tool with {"query": <prompt>}: that object is the content.
+  assert.deepEqual(JSON.parse(data.choices[0].message.content), { query: prompt });
+  const sent = (await request('GET', `${up.origin}/_stats`)).json.last_requests.at(-1).body;
+  assert.deepEqual(sent.tool_choice, { type: 'tool', name: 'json_response' });
+  assert.deepEqual(sent.tools.map((t) => [t.name, t.input_schema]), [['json_response', response_format.json_schema.schema]]);
+
+  const chunks = await collect(await client.chat.completions.create({ model: 'chat-ant', messages, response_format, stream: true }));
+  assert.deepEqual(JSON.parse(stream_text(chunks)), { query: prompt });
+  assert.deepEqual(chunks.map((c) => c.choices[0]?.finish_reason).filter(Boolean), ['stop']);
+  assert.ok(chunks.every((c) => c.choices[0]?.delta?.tool_calls === undefined));
+});

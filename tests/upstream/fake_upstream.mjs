@@ -132,6 +132,8 @@
 //                     input_json_delta pieces of 8 characters), stop_reason tool_use. Gemini: a part
 //                     {functionCall: {name, args}}, finishReason STOP; streamed as one event holding
 //                     the whole call (Gemini does not split arguments)
+//                     Anthropic: a request whose tool_choice is {type: "tool", name} calls that tool the
+//                     same way with no directive (how a JSON answer is forced)
 //   parallel          with tool_call: two calls, NAME with {"query"} and NAME with {"query", "n": 2}
 //                     (OpenAI indices 0 and 1; two tool_use blocks; two functionCall parts)
 //   block=prompt      Gemini: 200 with no candidates and promptFeedback {blockReason: "SAFETY",
@@ -296,9 +298,11 @@ function reply_text(request, scenario) {
   const tool_echo = tool_results_text(request.messages);
   const users = request.messages.filter((m) => m && m.role === 'user');
   const asked = users.length ? text_of(users[users.length - 1].content) : '';
-  if (scenario.tool_call !== undefined && tool_echo === undefined && Array.isArray(request.tools) &&
-      request.tools.length > 0) {
-    const { calls, tokens } = scripted_calls(scenario, asked);
+  // tool_choice {type: "tool", name}: Anthropic must call that tool (how JSON output is forced).
+  const forced = request.tool_choice && request.tool_choice.type === 'tool' ? request.tool_choice.name : undefined;
+  if ((scenario.tool_call !== undefined || forced !== undefined) && tool_echo === undefined &&
+      Array.isArray(request.tools) && request.tools.length > 0) {
+    const { calls, tokens } = scripted_calls(forced !== undefined ? { ...scenario, tool_call: forced } : scenario, asked);
     const tool_calls = calls.map((call) => ({
       id: `call_fake${String(state.next_id++).padStart(6, '0')}`,
       type: 'function',
@@ -644,9 +648,11 @@ function anthropic_reply(request, scenario) {
   const tool_echo = last && last.role === 'user' ? anthropic_tool_results(last.content) : undefined;
   const input_tokens = request.messages.reduce((n, m) => n + 1 + anthropic_words(m && m.content), 0) +
     count_words(typeof request.system === 'string' ? request.system : anthropic_text(request.system));
-  if (scenario.tool_call !== undefined && tool_echo === undefined && Array.isArray(request.tools) &&
-      request.tools.length > 0) {
-    const { calls, tokens } = scripted_calls(scenario, asked);
+  // tool_choice {type: "tool", name}: Anthropic must call that tool (how JSON output is forced).
+  const forced = request.tool_choice && request.tool_choice.type === 'tool' ? request.tool_choice.name : undefined;
+  if ((scenario.tool_call !== undefined || forced !== undefined) && tool_echo === undefined &&
+      Array.isArray(request.tools) && request.tools.length > 0) {
+    const { calls, tokens } = scripted_calls(forced !== undefined ? { ...scenario, tool_call: forced } : scenario, asked);
     const blocks = calls.map((call) => ({ type: 'tool_use', id: `toolu_fake${String(state.next_id++).padStart(6, '0')}`,
       name: call.name, input: call.args }));
     return { blocks, stop_reason: 'tool_use', input_tokens, output_tokens: tokens };

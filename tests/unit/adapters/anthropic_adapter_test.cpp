@@ -174,7 +174,9 @@ TEST_CASE("encode: parameters Anthropic cannot express are a 400 naming them", "
       {"presence_penalty", 1, "presence_penalty"},
       {"logprobs", true, "logprobs"},
       {"logit_bias", {{"50256", -100}}, "logit_bias"},
-      {"response_format", {{"type", "json_object"}}, "response_format"},
+      {"response_format", {{"type", "xml"}}, "response_format.type"},
+      {"response_format", {{"type", "json_schema"}, {"json_schema", {{"schema", {{"type", "array"}}}}}},
+       "response_format.json_schema.schema"},
       {"reasoning_effort", "high", "reasoning_effort"},
       {"functions", json::array(), "functions"},
       {"max_tokens", 0, "max_tokens"},
@@ -438,4 +440,70 @@ TEST_CASE("encode: embeddings are refused with a 400 naming the model", "[anthro
   CHECK(request.error().message ==
         "provider type 'anthropic' has no embeddings endpoint: route model 'claude-haiku-4-5' to an openai or gemini "
         "deployment for embeddings");
+}
+
+TEST_CASE("response_format json becomes one forced tool whose input is the answer", "[anthropic][json]") {
+  const json schema = {{"type", "object"},
+                       {"properties", {{"city", {{"type", "string"}}}}},
+                       {"required", {"city"}}};
+  const json body = {{"model", "smart"},
+                     {"messages", {{{"role", "user"}, {"content", "Where?"}}}},
+                     {"response_format", {{"type", "json_schema"},
+                                          {"json_schema", {{"name", "place"}, {"strict", true}, {"schema", schema}}}}}};
+  const json sent = encode_ok(body);
+  CHECK(sent["tools"] == json::array({{{"name", "json_response"},
+                                       {"description", "Respond with the answer as JSON matching this schema."},
+                                       {"input_schema", schema}}}));
+  CHECK(sent["tool_choice"] == json{{"type", "tool"}, {"name", "json_response"}});
+  json object_body = body;
+  object_body["response_format"] = {{"type", "json_object"}};
+  CHECK(encode_ok(object_body)["tools"][0]["input_schema"] == json{{"type", "object"}});
+
+  // Not with the client's own tools: the forced tool would hide them.
+  json with_tools = body;
+  with_tools["tools"] = json::parse(R"([{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}])");
+  AnthropicAdapter adapter;
+  auto refused = adapter.encode(make_call(with_tools, false), Endpoint{"https://api.anthropic.com", "k"});
+  REQUIRE(refused.has_error());
+  CHECK(refused.error().param == "response_format");
+
+  // The answer: the tool's input as content, finish_reason stop, no tool_calls.
+  const std::string message =
+      R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[)"
+      R"({"type":"tool_use","id":"toolu_1","name":"json_response","input":{"city":"Paris"}}],)"
+      R"("stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":20,"output_tokens":9}})";
+  auto decoded = adapter.decode(message, make_call(body, false));
+  REQUIRE(decoded.has_value());
+  CHECK(without_created(decoded->body) ==
+        R"({"id":"msg_1","object":"chat.completion","created":0,"model":"claude-sonnet-4-5","choices":[{"index":0,)"
+        R"("message":{"role":"assistant","content":"{\"city\":\"Paris\"}"},"logprobs":null,"finish_reason":"stop"}],)"
+        R"("usage":{"prompt_tokens":20,"completion_tokens":9,"total_tokens":29}})");
+  // Without a JSON response_format the same block is an ordinary tool call.
+  const json plain = {{"messages", json::array()}};
+  CHECK(json::parse(adapter.decode(message, make_call(plain, false))->body)["choices"][0]["finish_reason"] ==
+        "tool_calls");
+
+  // Streamed: the tool's argument pieces are content deltas.
+  auto decoder = adapter.stream_decoder(make_call(body, true));
+  std::vector<Chunk> chunks;
+  for (const auto& [event, data] : std::vector<std::pair<std::string, std::string>>{
+           {"message_start", R"({"type":"message_start","message":{"id":"msg_1","model":"claude-sonnet-4-5","usage":{"input_tokens":20,"output_tokens":1}}})"},
+           {"content_block_start", R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"json_response","input":{}}})"},
+           {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"city\": "}})"},
+           {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"\"Paris\"}"}})"},
+           {"content_block_stop", R"({"type":"content_block_stop","index":0})"},
+           {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}})"},
+           {"message_stop", R"({"type":"message_stop"})"}}) {
+    REQUIRE(decoder->feed(SseEvent{event, data, ""}, chunks).has_value());
+  }
+  REQUIRE(chunks.size() == 5);  // role, two content pieces, finish, usage
+  std::string content;
+  for (const auto& chunk : chunks) {
+    const json value = json::parse(chunk.data);
+    if (!value["choices"].empty() && value["choices"][0]["delta"].contains("content"))
+      content += value["choices"][0]["delta"]["content"].get<std::string>();
+    CHECK_FALSE((!value["choices"].empty() && value["choices"][0]["delta"].contains("tool_calls")));
+  }
+  CHECK(content == R"({"city": "Paris"})");
+  CHECK(json::parse(chunks[3].data)["choices"][0]["finish_reason"] == "stop");
 }
