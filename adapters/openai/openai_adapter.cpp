@@ -56,14 +56,6 @@ std::string wrap_error_body(int status, std::string_view message) {
   return error.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::int64_t count(const boost::json::object& object, std::string_view key) {
-  const auto* value = object.if_contains(key);
-  if (value == nullptr) return 0;
-  if (value->is_int64()) return value->get_int64();
-  if (value->is_uint64()) return static_cast<std::int64_t>(value->get_uint64());
-  return 0;
-}
-
 /// The flavour's own usage fields (e.g. DeepSeek's prompt_cache_hit_tokens) of the top-level
 /// `usage` object of `text`, written over the counts they stand for.
 void read_usage_fields(const Flavor& flavor, std::string_view text, core::Usage& out) {
@@ -77,7 +69,7 @@ void read_usage_fields(const Flavor& flavor, std::string_view text, core::Usage&
     if (!usage->get_object().contains(field.field)) continue;
     switch (field.count) {
       case UsageCount::kCachedTokens:
-        out.cached_tokens = count(usage->get_object(), field.field);
+        out.cached_tokens = core::json_count(usage->get_object(), field.field);
         break;
     }
   }
@@ -193,11 +185,7 @@ void OpenAiStreamDecoder::note_x_groq(std::string_view data) {
   const auto* usage = x_groq->get_object().if_contains("usage");
   if (usage == nullptr || !usage->is_object()) return;
 
-  core::Usage counts;
-  counts.prompt_tokens = count(usage->get_object(), "prompt_tokens");
-  counts.completion_tokens = count(usage->get_object(), "completion_tokens");
-  counts.total_tokens = count(usage->get_object(), "total_tokens");
-  if (counts.total_tokens == 0) counts.total_tokens = counts.prompt_tokens + counts.completion_tokens;
+  const core::Usage counts = core::read_usage(usage->get_object());
 
   nlohmann::ordered_json synthesized;
   const auto copy_string = [&](const char* key) {
@@ -529,13 +517,8 @@ core::Result<Decoded> OpenAiAdapter::decode(std::string_view body, const core::U
       return core::make_error(core::ErrorKind::kUpstreamError, "upstream returned a malformed embeddings body");
     Decoded decoded;
     decoded.body.assign(body);
-    if (const auto* usage = value.get_object().if_contains("usage"); usage != nullptr && usage->is_object()) {
-      core::Usage counts;
-      counts.prompt_tokens = count(usage->get_object(), "prompt_tokens");
-      counts.total_tokens = count(usage->get_object(), "total_tokens");
-      if (counts.total_tokens == 0) counts.total_tokens = counts.prompt_tokens;
-      decoded.usage = counts;
-    }
+    if (const auto* usage = value.get_object().if_contains("usage"); usage != nullptr && usage->is_object())
+      decoded.usage = core::read_usage(usage->get_object());
     const auto& items = data->get_array();
     if (embedding_encoding(call.body) == EmbeddingEncoding::kBase64 && !items.empty() && items[0].is_object() &&
         items[0].get_object().contains("embedding") && items[0].get_object().at("embedding").is_array()) {

@@ -117,7 +117,6 @@ Result<ChatRequest> parse_chat_request(std::string_view text) {
   return request;
 }
 
-
 Result<EmbeddingsRequest> parse_embeddings_request(std::string_view text) {
   auto parsed = parse_body_and_model(text);
   if (!parsed) return parsed.error();

@@ -6,9 +6,7 @@
 #include <boost/json/value.hpp>
 
 namespace tollgate::core {
-namespace {
-
-std::int64_t count(const boost::json::object& object, std::string_view key) {
+std::int64_t json_count(const boost::json::object& object, std::string_view key) {
   const auto* value = object.if_contains(key);
   if (value == nullptr) return 0;
   if (value->is_int64()) return value->get_int64();
@@ -18,18 +16,16 @@ std::int64_t count(const boost::json::object& object, std::string_view key) {
 
 Usage read_usage(const boost::json::object& usage) {
   Usage u;
-  u.prompt_tokens = count(usage, "prompt_tokens");
-  u.completion_tokens = count(usage, "completion_tokens");
-  u.total_tokens = count(usage, "total_tokens");
+  u.prompt_tokens = json_count(usage, "prompt_tokens");
+  u.completion_tokens = json_count(usage, "completion_tokens");
+  u.total_tokens = json_count(usage, "total_tokens");
   if (u.total_tokens == 0) u.total_tokens = u.prompt_tokens + u.completion_tokens;
   if (const auto* d = usage.if_contains("prompt_tokens_details"); d != nullptr && d->is_object())
-    u.cached_tokens = count(d->get_object(), "cached_tokens");
+    u.cached_tokens = json_count(d->get_object(), "cached_tokens");
   if (const auto* d = usage.if_contains("completion_tokens_details"); d != nullptr && d->is_object())
-    u.reasoning_tokens = count(d->get_object(), "reasoning_tokens");
+    u.reasoning_tokens = json_count(d->get_object(), "reasoning_tokens");
   return u;
 }
-
-}  // namespace
 
 ObjectScan scan_object(std::string_view text) {
   unsigned char arena[8192];

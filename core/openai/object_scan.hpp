@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
+
 #include "core/openai/usage.hpp"
 
 namespace tollgate::core {
@@ -20,6 +22,13 @@ struct ObjectScan {
 /// Parses `text` with Boost.JSON into a stack arena (no heap allocation for bodies up to a few
 /// KiB): several times cheaper than a nlohmann DOM, which matters once per proxied response.
 ObjectScan scan_object(std::string_view text);
+
+/// An integer member of `object`; 0 when absent or not an integer.
+std::int64_t json_count(const boost::json::object& object, std::string_view key);
+
+/// An OpenAI-shaped `usage` object (prompt, completion and total tokens, cached and reasoning
+/// details); total defaults to prompt + completion when absent.
+Usage read_usage(const boost::json::object& usage);
 
 /// True when `text` holds `"name":` followed by an object — a cheap pre-check before scan_object
 /// for stream chunks, most of which carry `"usage":null` or nothing.
